@@ -1,0 +1,88 @@
+# vmon — build, test and run. See README.md.
+#   make run     install missing build deps, build vmon + the default guest, boot it
+#   make check   install, build, run every test layer
+#   make bench   benchmarks side by side with QEMU
+
+CC ?= cc
+BUILD ?= build
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -Isrc -MMD -MP
+CFLAGS += $(CFLAGS_BASE)
+LDLIBS += -lpthread
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CFLAGS += -DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"'
+
+MAIN_SRC := src/cli/main.c
+LIB_SRC := $(filter-out $(MAIN_SRC),$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+PYTHON ?= /usr/bin/python3
+
+.PHONY: all build deps run check unit guests guest-tests integration bench clean fmt fmt-check default-guest
+all: build
+build: $(BUILD)/vmon
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libvmon.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vmon: $(MAIN_OBJ) $(BUILD)/libvmon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# Unit tests: each tests/unit/test_X.c links against libvmon.a and cmocka.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(BUILD)/libvmon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(BUILD)/libvmon.a $(LDLIBS) -lcmocka
+
+deps:
+	@bash mk/deps.sh build
+
+unit: $(UNIT_BIN)
+	@bash tests/run-unit.sh $(UNIT_BIN)
+
+guests:
+	@$(MAKE) --no-print-directory -C tests/guests BUILD=$(abspath $(BUILD))/guests
+
+guest-tests: build guests
+	@bash tests/run-guests.sh $(BUILD)
+
+default-guest:
+	@bash guest/build.sh $(BUILD)/guest
+
+integration: build guests default-guest
+	@bash tests/run-integration.sh $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory build guests
+	@bash tests/check.sh $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory build default-guest
+	$(BUILD)/vmon run --kernel $(BUILD)/guest/vmlinuz --initrd $(BUILD)/guest/initrd.cpio.gz \
+		--cmdline "$$(cat $(BUILD)/guest/cmdline)" --mem 512M $(RUN_ARGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory build guests
+	@bash bench/run.sh $(BUILD)
+
+fmt:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+fmt-check:
+	@clang-format --dry-run -Werror $$(find src tests -name '*.[ch]' -not -path 'tests/guests/*')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages vmon needs, when missing. Usage: mk/deps.sh build|test|bench
+# Runs apt-get as root (or through sudo); without either it only reports what is missing.
+set -euo pipefail
+what=${1:-build}
+pkgs=(gcc make binutils libc6-dev)
+case "$what" in
+build) pkgs+=(libcmocka-dev cpio python3-pytest) ;;
+bench) pkgs+=(libcmocka-dev cpio python3-pytest qemu-system-x86 time) ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "vmon: installing missing packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+	SUDO=sudo
+else
+	echo "vmon: cannot install as non-root without sudo; please install: ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

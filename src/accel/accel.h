@@ -1,0 +1,41 @@
+/* The CPU-backend interface. kvm (accel/kvm) and emu (accel/emu) implement it; core/vm drives it.
+ *
+ * Life cycle: vm_init once (after guest memory and buses exist), then vcpu_init for each vCPU,
+ * vcpu_set_state for the BSP's boot state, then each vCPU thread calls vcpu_run, which returns
+ * only when the VM is stopping (vm_exit_requested) or on a fatal backend error. vcpu_kick makes a
+ * running vcpu_run notice a stop request promptly. set_irq drives one interrupt input (GSI). */
+#ifndef VMON_ACCEL_ACCEL_H
+#define VMON_ACCEL_ACCEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86/cpu_state.h"
+
+struct vm;
+struct vcpu;
+
+struct accel_ops {
+	const char *name;
+	/* Can this backend run on this host? Returns 0, or -errno with a reason in why. */
+	int (*probe)(char *why, size_t why_len);
+	int (*vm_init)(struct vm *vm);
+	void (*vm_destroy)(struct vm *vm);
+	int (*vcpu_init)(struct vcpu *vcpu);
+	void (*vcpu_destroy)(struct vcpu *vcpu);
+	int (*vcpu_set_state)(struct vcpu *vcpu, const struct x86_cpu_state *st);
+	int (*vcpu_get_state)(struct vcpu *vcpu, struct x86_cpu_state *st);
+	/* Run until the VM stops; returns 0, or -errno after requesting a VM_EXIT_VMM_ERROR exit. */
+	int (*vcpu_run)(struct vcpu *vcpu);
+	void (*vcpu_kick)(struct vcpu *vcpu);
+	void (*set_irq)(struct vm *vm, unsigned gsi, int level);
+};
+
+extern const struct accel_ops accel_kvm_ops;
+extern const struct accel_ops accel_emu_ops;
+
+/* 1 when the host CPU advertises VMX or SVM (read from CPUID on x86 hosts, /proc/cpuinfo
+ * otherwise). `auto` picks kvm only then. */
+int accel_host_has_hw_virt(void);
+
+#endif
