@@ -40,6 +40,10 @@ $(BUILD)/libvmon.a: $(LIB_OBJ)
 $(BUILD)/vmon: $(MAIN_OBJ) $(BUILD)/libvmon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# A fully static vmon, for running inside minimal guests (the nested-KVM integration test).
+$(BUILD)/vmon-static: $(MAIN_OBJ) $(BUILD)/libvmon.a
+	$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Unit tests: each tests/unit/test_X.c links against libvmon.a and cmocka.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(BUILD)/libvmon.a
 	@mkdir -p $(dir $@)
@@ -60,11 +64,11 @@ guest-tests: build guests
 default-guest:
 	@bash guest/build.sh $(BUILD)/guest
 
-integration: build guests default-guest
+integration: build $(BUILD)/vmon-static guests default-guest
 	@bash tests/run-integration.sh $(BUILD)
 
 check: deps
-	@$(MAKE) --no-print-directory build guests
+	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests default-guest
 	@bash tests/check.sh $(BUILD)
 
 run: deps
@@ -85,4 +89,4 @@ fmt-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

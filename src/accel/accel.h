@@ -32,7 +32,8 @@ struct accel_ops {
 };
 
 extern const struct accel_ops accel_kvm_ops;
-extern const struct accel_ops accel_emu_ops;
+/* NULL until the emu backend is linked in (accel/emu). */
+extern const struct accel_ops *const accel_emu_ops;
 
 /* 1 when the host CPU advertises VMX or SVM (read from CPUID on x86 hosts, /proc/cpuinfo
  * otherwise). `auto` picks kvm only then. */

@@ -28,6 +28,7 @@ struct vm_config {
 	enum serial_mode serial;
 	const char *serial_path;
 	int verbose;
+	int testdev; /* add the test device (hw/testdev.h) */
 };
 
 struct vcpu {
@@ -38,13 +39,7 @@ struct vcpu {
 	int run_result;
 };
 
-struct uart8250;
-struct cmos_rtc;
-struct i8042;
-struct fw_cfg;
-struct debug_exit;
-struct pci_host;
-struct console_io;
+struct machine;
 
 struct vm {
 	struct vm_config cfg;
@@ -63,19 +58,16 @@ struct vm {
 	enum vm_exit_kind exit_kind;
 	int exit_code;
 	int exit_efd; /* eventfd signalled on the first exit request */
+	atomic_int threads_started; /* vCPU threads exist and may be kicked */
+	int accel_ready;            /* accel->vm_init succeeded */
 
-	/* Legacy devices (hw/). */
-	struct uart8250 *uart;
-	struct cmos_rtc *rtc;
-	struct i8042 *i8042;
-	struct fw_cfg *fw_cfg;
-	struct debug_exit *debug_exit;
-	struct pci_host *pci;
-	struct console_io *console;
+	/* The PC machine's devices and I/O plumbing (core/machine.c). */
+	struct machine *machine;
 };
 
 /* Build the machine described by cfg: memory, buses, backend, devices, kernel, tables, vCPUs.
- * On failure prints one clear line and returns -errno; *out is left NULL. */
+ * On failure prints one clear line and returns -errno (-ENODEV: the requested backend is not
+ * available on this host or in this build); *out is left NULL. */
 int vm_create(const struct vm_config *cfg, struct vm **out) __attribute__((warn_unused_result));
 
 /* Start the vCPU threads and the console, wait for the VM to stop, join everything.

@@ -1,0 +1,85 @@
+#!/bin/sh
+# /init of vmon's default guest (busybox ash, PID 1). See guest/README.md.
+# Kernel command-line options read here:
+#   vmon.poweroff=1       power off right after the VMON-GUEST-READY marker
+#   vmon.run="CMD ARGS"   run CMD in sh after the marker, print VMON-RUN-STATUS=<rc>, power off
+#   vmon.nomodules=1      do not load the virtio modules
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export HOME=/root TERM="${TERM:-vt100}"
+
+[ -e /.busybox-install-at-boot ] && /bin/busybox --install -s
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# If the kernel could not open a console for us, open it now that devtmpfs is there.
+[ -t 1 ] || exec </dev/console >/dev/console 2>&1
+mkdir -p /dev/pts /dev/shm /tmp /run /root
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+hostname vmon-guest
+
+cmdline=$(cat /proc/cmdline)
+opt_poweroff=0
+opt_nomodules=0
+for arg in $cmdline; do
+	case "$arg" in
+	vmon.poweroff=1 | vmon.poweroff=y | vmon.poweroff) opt_poweroff=1 ;;
+	vmon.nomodules=1) opt_nomodules=1 ;;
+	esac
+done
+# vmon.run="..." (quoted, may hold spaces) or vmon.run=word.
+opt_run=$(echo "$cmdline" | sed -n 's/.*vmon\.run="\([^"]*\)".*/\1/p')
+[ -n "$opt_run" ] || opt_run=$(echo "$cmdline" | sed -n 's/.*vmon\.run=\([^" ][^ ]*\).*/\1/p')
+
+if [ "$opt_nomodules" = 0 ] && [ -f /lib/modules/load-order ]; then
+	loaded=0
+	failed=
+	while read -r m; do
+		[ -n "$m" ] || continue
+		if insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
+			loaded=$((loaded + 1))
+		elif ! grep -q 'exists' /tmp/insmod.err; then
+			failed="$failed ${m%.ko}"
+		fi
+	done </lib/modules/load-order
+	echo "vmon-guest: loaded $loaded modules${failed:+, failed:$failed}"
+	rm -f /tmp/insmod.err
+fi
+
+do_poweroff() {
+	echo "vmon-guest: powering off"
+	sync
+	poweroff -f
+	# Only reached when the power-off request failed: halt for good.
+	while :; do sleep 1000; done
+}
+do_reboot() {
+	sync
+	reboot -f
+}
+# busybox halt/poweroff/reboot without -f signal PID 1: USR1 halt, USR2 poweroff, TERM reboot.
+trap do_poweroff USR1 USR2
+trap do_reboot TERM
+
+read -r up _ </proc/uptime
+echo "vmon-guest: init done at ${up}s"
+echo "VMON-GUEST-READY"
+
+[ "$opt_poweroff" = 1 ] && do_poweroff
+
+if [ -n "$opt_run" ]; then
+	sh -c "$opt_run"
+	echo "VMON-RUN-STATUS=$?"
+	do_poweroff
+fi
+
+export PS1='vmon# '
+# Run the shell in the background and wait for it: a trapped signal interrupts `wait` at once,
+# whereas it would wait for a foreground child to end. cttyhack opens the real console tty
+# (e.g. /dev/ttyS0) as the controlling terminal, so job control and ^C work.
+setsid cttyhack sh -c 'stty cols 200 rows 50 2>/dev/null; exec sh' &
+wait $!
+do_poweroff

@@ -1,0 +1,80 @@
+/* emu: vCPU life cycle, state transfer and the mode cache. */
+#include <errno.h>
+
+#include "accel/emu/emu_priv.h"
+
+int emu_cpu_init(struct emu_cpu *c, const struct emu_mem_ops *ops, void *ctx)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->ctx = ctx;
+	if (emu_icache_init(c))
+		return -ENOMEM;
+	x86_state_reset(&c->st);
+	emu_cpu_update_mode(c);
+	emu_tlb_flush(c);
+	return 0;
+}
+
+void emu_cpu_destroy(struct emu_cpu *c)
+{
+	emu_icache_destroy(c);
+}
+
+void emu_cpu_update_mode(struct emu_cpu *c)
+{
+	const struct x86_segment *cs = &c->st.seg[X86_CS];
+	int pe = !!(c->st.cr0 & X86_CR0_PE);
+
+	if ((c->st.efer & X86_EFER_LMA) && cs->l) {
+		c->mode = EMU_MODE_64;
+		c->ip_mask = ~0ull;
+		c->lin_mask = ~0ull;
+		c->stack_size = 8;
+		c->flat = 1;
+		for (int i = 0; i < 6; i++)
+			c->seg_base[i] = i >= X86_FS ? c->st.seg[i].base : 0;
+	} else {
+		c->mode = pe && cs->db && !(c->st.rflags & F_VM) ? EMU_MODE_32 : EMU_MODE_16;
+		c->ip_mask = c->mode == EMU_MODE_32 ? 0xffffffffull : 0xffffull;
+		c->lin_mask = 0xffffffffull;
+		c->stack_size = c->st.seg[X86_SS].db ? 4 : 2;
+		c->flat = pe;
+		for (int i = 0; i < 6; i++) {
+			const struct x86_segment *s = &c->st.seg[i];
+			c->seg_base[i] = s->base & 0xffffffffull;
+			if (s->unusable && i >= X86_FS)
+				continue;
+			if (s->unusable || !s->present || s->limit != 0xffffffffu ||
+			    (!(s->type & 8) && (s->type & 4)) || (!(s->type & 8) && !(s->type & 2)))
+				c->flat = 0;
+		}
+	}
+	if (!pe)
+		c->cpl = 0;
+	else if (c->st.rflags & F_VM)
+		c->cpl = 3;
+	else
+		c->cpl = cs->selector & 3;
+}
+
+void emu_cpu_set_state(struct emu_cpu *c, const struct x86_cpu_state *st)
+{
+	c->st = *st;
+	c->st.rflags |= X86_RFLAGS_FIXED;
+	c->cc.op = EMU_CC_EAGER;
+	emu_cpu_update_mode(c);
+	emu_tlb_flush(c);
+}
+
+uint64_t emu_cpu_rflags(struct emu_cpu *c)
+{
+	emu_flags_materialize(c);
+	return c->st.rflags;
+}
+
+void emu_cpu_get_state(struct emu_cpu *c, struct x86_cpu_state *st)
+{
+	emu_flags_materialize(c);
+	*st = c->st;
+}

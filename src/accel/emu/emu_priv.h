@@ -1,0 +1,331 @@
+/* emu: definitions shared by the interpreter's files (not part of the public interface).
+ *
+ * Register and memory accessors are static inline so the hot paths compile into the dispatch
+ * loop: a register access is a switch on the operand size; a memory access is one segment base
+ * add and one TLB tag compare before a host load or store. Everything that can fault raises the
+ * exception with emu_raise, which unwinds to emu_run with longjmp: instructions therefore write
+ * their destination (memory first) only after every access that can fault has been made. */
+#ifndef VMON_ACCEL_EMU_PRIV_H
+#define VMON_ACCEL_EMU_PRIV_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "accel/emu/cpu.h"
+#include "accel/emu/decode.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* RFLAGS bits */
+#define F_CF 0x0001u
+#define F_PF 0x0004u
+#define F_AF 0x0010u
+#define F_ZF 0x0040u
+#define F_SF 0x0080u
+#define F_TF 0x0100u
+#define F_IF 0x0200u
+#define F_DF 0x0400u
+#define F_OF 0x0800u
+#define F_IOPL 0x3000u
+#define F_NT 0x4000u
+#define F_RF 0x10000u
+#define F_VM 0x20000u
+#define F_AC 0x40000u
+#define F_ID 0x200000u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* Exception vectors */
+enum { EMU_DE = 0, EMU_DB = 1, EMU_BP = 3, EMU_OF = 4, EMU_UD = 6, EMU_NM = 7, EMU_DF = 8,
+       EMU_TS = 10, EMU_NP = 11, EMU_SS = 12, EMU_GP = 13, EMU_PF = 14, EMU_MF = 16,
+       EMU_AC = 17 };
+
+/* Memory access kinds for translation and TLB fill. */
+enum emu_acc { EMU_ACC_R = 0, EMU_ACC_W = 1, EMU_ACC_X = 2 };
+
+#define EMU_PAGE_MASK (~0xfffull)
+
+/* ---- exceptions and exits (exec.c) ---- */
+
+/* Raise an exception: record it and unwind to emu_run. */
+_Noreturn void emu_raise(struct emu_cpu *c, unsigned vector, int has_error, uint32_t error);
+/* Leave emu_run with an exit reason (UNIMPL records the instruction bytes). */
+_Noreturn void emu_exit_now(struct emu_cpu *c, unsigned reason);
+
+/* ---- sizes ---- */
+
+static inline uint64_t sz_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static inline uint64_t sz_sext(uint64_t v, unsigned size)
+{
+	unsigned sh = 64 - 8 * size;
+	return (uint64_t)((int64_t)(v << sh) >> sh);
+}
+
+static inline unsigned sz_msb(uint64_t v, unsigned size)
+{
+	return (unsigned)(v >> (size * 8 - 1)) & 1;
+}
+
+/* ---- registers ---- */
+
+static inline uint64_t reg_get(const struct emu_cpu *c, unsigned r, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return r >= EMU_REG_AH ? (c->st.gpr[r - EMU_REG_AH] >> 8) & 0xff
+				       : c->st.gpr[r] & 0xff;
+	case 2:
+		return c->st.gpr[r] & 0xffff;
+	case 4:
+		return c->st.gpr[r] & 0xffffffff;
+	default:
+		return c->st.gpr[r];
+	}
+}
+
+/* Write with x86 semantics: 32-bit writes zero-extend, 8/16-bit writes merge. */
+static inline void reg_set(struct emu_cpu *c, unsigned r, unsigned size, uint64_t v)
+{
+	switch (size) {
+	case 1:
+		if (r >= EMU_REG_AH)
+			c->st.gpr[r - EMU_REG_AH] =
+			    (c->st.gpr[r - EMU_REG_AH] & ~0xff00ull) | ((v & 0xff) << 8);
+		else
+			c->st.gpr[r] = (c->st.gpr[r] & ~0xffull) | (v & 0xff);
+		break;
+	case 2:
+		c->st.gpr[r] = (c->st.gpr[r] & ~0xffffull) | (v & 0xffff);
+		break;
+	case 4:
+		c->st.gpr[r] = (uint32_t)v;
+		break;
+	default:
+		c->st.gpr[r] = v;
+	}
+}
+
+/* ---- memory (mem.c for the slow paths) ---- */
+
+uint64_t emu_ld_slow(struct emu_cpu *c, uint64_t lin, unsigned size);
+void emu_st_slow(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Segment limit/type checks for non-flat modes; returns the linear address. */
+uint64_t emu_seg_linear(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size, int acc);
+/* Translate a linear address for acc and fill the TLB; returns the entry or NULL for MMIO
+ * (then *gpa is set). Raises #PF/#GP on failure. */
+struct emu_tlb_entry *emu_tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, uint64_t *gpa);
+
+static inline uint64_t ld_host(const uint8_t *p, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return *p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+static inline void st_host(uint8_t *p, unsigned size, uint64_t v)
+{
+	switch (size) {
+	case 1:
+		*p = (uint8_t)v;
+		break;
+	case 2: {
+		uint16_t w = (uint16_t)v;
+		memcpy(p, &w, 2);
+		break;
+	}
+	case 4: {
+		uint32_t w = (uint32_t)v;
+		memcpy(p, &w, 4);
+		break;
+	}
+	default:
+		memcpy(p, &v, 8);
+	}
+}
+
+static inline uint64_t emu_linear(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size,
+				  int acc)
+{
+	if (likely(c->flat))
+		return (c->seg_base[seg] + ea) & c->lin_mask;
+	return emu_seg_linear(c, seg, ea, size, acc);
+}
+
+static inline uint64_t emu_ld_lin(struct emu_cpu *c, uint64_t lin, unsigned size)
+{
+	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_r == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size))
+		return ld_host((const uint8_t *)(uintptr_t)(lin + e->addend), size);
+	return emu_ld_slow(c, lin, size);
+}
+
+static inline void emu_st_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
+{
+	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_w == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size))
+		st_host((uint8_t *)(uintptr_t)(lin + e->addend), size, v);
+	else
+		emu_st_slow(c, lin, size, v);
+}
+
+/* Load/store size bytes at seg:ea (ea already truncated to the address size). */
+static inline uint64_t emu_ld(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size)
+{
+	return emu_ld_lin(c, emu_linear(c, seg, ea, size, EMU_ACC_R), size);
+}
+
+static inline void emu_st(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size, uint64_t v)
+{
+	emu_st_lin(c, emu_linear(c, seg, ea, size, EMU_ACC_W), size, v);
+}
+
+/* Probe that a store of size bytes at seg:ea would succeed (faults now if not). Used where an
+ * instruction must fault before changing any state (e.g. multi-part writes). */
+void emu_probe_write(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size);
+
+/* Effective address of the instruction's memory operand, truncated to the address size. */
+static inline uint64_t emu_ea(const struct emu_cpu *c, const struct emu_insn *in)
+{
+	uint64_t ea = (uint64_t)(int64_t)in->disp;
+
+	if (in->base != EMU_REG_NONE)
+		ea += in->base == EMU_REG_RIP ? c->st.rip + in->len : c->st.gpr[in->base];
+	if (in->index != EMU_REG_NONE)
+		ea += c->st.gpr[in->index] << in->scale;
+	return ea & sz_mask(in->asize);
+}
+
+/* The E (ModRM r/m) operand. */
+static inline uint64_t emu_get_e(struct emu_cpu *c, const struct emu_insn *in, unsigned size)
+{
+	if (in->flags & EMU_I_REG)
+		return reg_get(c, in->rm, size);
+	return emu_ld(c, in->seg, emu_ea(c, in), size);
+}
+
+static inline void emu_set_e(struct emu_cpu *c, const struct emu_insn *in, unsigned size,
+			     uint64_t v)
+{
+	if (in->flags & EMU_I_REG)
+		reg_set(c, in->rm, size, v);
+	else
+		emu_st(c, in->seg, emu_ea(c, in), size, v);
+}
+
+/* ---- stack (exec_ctl.c) ---- */
+
+void emu_push(struct emu_cpu *c, unsigned size, uint64_t v);
+uint64_t emu_pop(struct emu_cpu *c, unsigned size);
+
+/* ---- lazy flags (flags.c) ---- */
+
+static inline void cc_set(struct emu_cpu *c, unsigned op, unsigned size, uint64_t res,
+			  uint64_t s1, uint64_t s2)
+{
+	c->cc.op = (uint8_t)op;
+	c->cc.size = (uint8_t)size;
+	c->cc.res = res;
+	c->cc.src1 = s1;
+	c->cc.src2 = s2;
+}
+
+/* The six arithmetic flags as RFLAGS bits. */
+uint32_t emu_flags_arith(const struct emu_cpu *c);
+/* Fold the lazy flags into st.rflags (cc.op becomes EAGER). */
+void emu_flags_materialize(struct emu_cpu *c);
+/* CF alone. */
+unsigned emu_flags_cf(const struct emu_cpu *c);
+/* Evaluate condition code cc (0-15, Jcc encoding order). */
+int emu_cond(const struct emu_cpu *c, unsigned cc);
+
+/* Replace the bits in mask with bits (arithmetic flags, materialising first). */
+static inline void flags_set_eager(struct emu_cpu *c, uint32_t mask, uint32_t bits)
+{
+	if (c->cc.op != EMU_CC_EAGER)
+		emu_flags_materialize(c);
+	c->st.rflags = (c->st.rflags & ~(uint64_t)mask) | (bits & mask);
+}
+
+/* PF, ZF, SF of a result (for eagerly computed flags). */
+static inline uint32_t flags_szp(uint64_t res, unsigned size)
+{
+	uint32_t f = 0;
+
+	res &= sz_mask(size);
+	if (!res)
+		f |= F_ZF;
+	if (sz_msb(res, size))
+		f |= F_SF;
+	if (!__builtin_parity((unsigned)(res & 0xff)))
+		f |= F_PF;
+	return f;
+}
+
+/* ---- instruction groups (exec_alu.c, exec_ctl.c, exec_str.c) ---- */
+
+void emu_exec_alu(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_shift(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_shxd(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_muldiv(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_bitop(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_bitscan(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_cmpxchg(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_adx(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_enter(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_popf(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_io(struct emu_cpu *c, const struct emu_insn *in);
+
+/* ---- decode cache (icache.c) ---- */
+
+struct emu_block {
+	uint64_t gpa;	   /* guest-physical address of the first byte; ~0 when dead */
+	uint64_t gpa_last; /* page of the last byte (a second page when it crosses) */
+	uint32_t first;	   /* index of the first insn in the pool */
+	uint16_t n;	   /* instructions */
+	uint8_t mode;
+	uint8_t pad;
+	uint32_t hash_next; /* block index + 1, 0 ends */
+	uint32_t page_next; /* next block on the same code page, index + 1 */
+};
+
+int emu_icache_init(struct emu_cpu *c);
+void emu_icache_destroy(struct emu_cpu *c);
+/* The decoded block starting at the current CS:RIP (translating on a miss; may raise #PF/#GP).
+ * *insns receives its instructions. */
+const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns);
+/* 1 when guest-physical page (4 KiB aligned) holds decoded code. */
+int emu_icache_page_has_code(const struct emu_cpu *c, uint64_t page);
+/* Drop the decoded code of a page (on a write to it). Sets c->stop_block. */
+void emu_icache_invalidate_page(struct emu_cpu *c, uint64_t page);
+
+/* ---- MMU (mmu.c) ---- */
+
+/* Translate linear address lin for access acc to guest-physical *gpa. Returns 0, or the
+ * exception vector + 1 (e.g. EMU_PF + 1) with *err set to the error code; raises nothing. */
+int emu_mmu_translate(struct emu_cpu *c, uint64_t lin, int acc, uint64_t *gpa, uint32_t *err);
+
+/* Read up to len instruction bytes at CS:rip without faulting; returns how many were read. */
+unsigned emu_fetch_nofault(struct emu_cpu *c, uint64_t rip, uint8_t *buf, unsigned len);
+
+#endif

@@ -1,0 +1,559 @@
+/* emu: the interpreter loop and the dispatch of the common instructions.
+ *
+ * emu_run looks up the decoded block at CS:RIP (icache.c) and executes its instructions through
+ * one switch. While an instruction executes, st.rip still names it and c->next_rip holds the
+ * fall-through address; branches change next_rip, and rip is committed only when the
+ * instruction completes, so an exception (emu_raise -> longjmp back into emu_run) leaves rip at
+ * the faulting instruction with no rollback needed. Rarer instruction groups live in
+ * exec_alu.c, exec_ctl.c and exec_str.c. */
+#include "accel/emu/emu_priv.h"
+
+_Noreturn void emu_raise(struct emu_cpu *c, unsigned vector, int has_error, uint32_t error)
+{
+	c->exit.vector = (uint8_t)vector;
+	c->exit.has_error = (uint8_t)has_error;
+	c->exit.error_code = error;
+	longjmp(c->jb, 1);
+}
+
+_Noreturn void emu_exit_now(struct emu_cpu *c, unsigned reason)
+{
+	c->exit.reason = reason;
+	if (reason == EMU_EXIT_UNIMPL)
+		c->exit.len = (uint8_t)emu_fetch_nofault(c, c->st.rip, c->exit.bytes, EMU_INSN_MAX);
+	longjmp(c->jb, 2);
+}
+
+/* Deliver the exception recorded in c->exit through the IDT. Returns 1 when delivered.
+ * Not implemented in this milestone: protected/long-mode IDT delivery, double and triple faults
+ * come with the system instructions. */
+static int emu_deliver_exception(struct emu_cpu *c)
+{
+	(void)c;
+	return 0;
+}
+
+/* The result of the ALU operation kind on a and b (already truncated to size); the new lazy
+ * flags go to *cc so that the caller can commit them after its store has succeeded. */
+static inline uint64_t alu_compute(const struct emu_cpu *c, unsigned kind, unsigned size,
+				   uint64_t a, uint64_t b, struct emu_lazy_flags *cc)
+{
+	uint64_t m = sz_mask(size), r;
+	unsigned cf;
+
+	cc->size = (uint8_t)size;
+	cc->src1 = a;
+	cc->src2 = b;
+	switch (kind) {
+	case EMU_ALU_ADD:
+		r = (a + b) & m;
+		cc->op = EMU_CC_ADD;
+		break;
+	case EMU_ALU_ADC:
+		cf = emu_flags_cf(c);
+		r = (a + b + cf) & m;
+		cc->op = EMU_CC_ADC;
+		cc->cf = (uint8_t)cf;
+		break;
+	case EMU_ALU_SBB:
+		cf = emu_flags_cf(c);
+		r = (a - b - cf) & m;
+		cc->op = EMU_CC_SBB;
+		cc->cf = (uint8_t)cf;
+		break;
+	case EMU_ALU_SUB:
+	case EMU_ALU_CMP:
+		r = (a - b) & m;
+		cc->op = EMU_CC_SUB;
+		break;
+	case EMU_ALU_OR:
+		r = a | b;
+		cc->op = EMU_CC_LOGIC;
+		break;
+	case EMU_ALU_AND:
+		r = a & b;
+		cc->op = EMU_CC_LOGIC;
+		break;
+	default: /* XOR */
+		r = a ^ b;
+		cc->op = EMU_CC_LOGIC;
+		break;
+	}
+	cc->res = r;
+	return r;
+}
+
+/* E = E op b (or just flags for CMP/TEST when kind is CMP or test is set). */
+static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned kind, uint64_t b,
+			 int test)
+{
+	unsigned size = in->osize;
+	struct emu_lazy_flags cc;
+	uint64_t r;
+
+	b &= sz_mask(size);
+	if (in->flags & EMU_I_REG) {
+		uint64_t a = reg_get(c, in->rm, size);
+		if (test) {
+			r = a & b;
+			cc = (struct emu_lazy_flags){ .op = EMU_CC_LOGIC, .size = (uint8_t)size,
+						      .res = r };
+		} else {
+			r = alu_compute(c, kind, size, a, b, &cc);
+			if (kind != EMU_ALU_CMP)
+				reg_set(c, in->rm, size, r);
+		}
+		c->cc = cc;
+		return;
+	}
+	uint64_t ea = emu_ea(c, in);
+	if (test || kind == EMU_ALU_CMP) {
+		uint64_t a = emu_ld(c, in->seg, ea, size);
+		if (test) {
+			r = a & b;
+			cc = (struct emu_lazy_flags){ .op = EMU_CC_LOGIC, .size = (uint8_t)size,
+						      .res = r };
+		} else {
+			alu_compute(c, kind, size, a, b, &cc);
+		}
+		c->cc = cc;
+		return;
+	}
+	/* Read-modify-write. With LOCK this becomes an atomic RMW on the host pointer once vCPUs
+	 * run on parallel threads; one thread per guest makes it trivially atomic today. */
+	uint64_t lin = emu_linear(c, in->seg, ea, size, EMU_ACC_W);
+	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	if (likely(e->tag_w == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size)) {
+		uint8_t *p = (uint8_t *)(uintptr_t)(lin + e->addend);
+		r = alu_compute(c, kind, size, ld_host(p, size), b, &cc);
+		st_host(p, size, r);
+	} else {
+		r = alu_compute(c, kind, size, emu_ld_lin(c, lin, size), b, &cc);
+		emu_st_lin(c, lin, size, r);
+	}
+	c->cc = cc;
+}
+
+static inline void exec_incdec(struct emu_cpu *c, const struct emu_insn *in, int dec)
+{
+	unsigned size = in->osize;
+	unsigned cf = emu_flags_cf(c);
+	uint64_t ea = 0, a, r;
+
+	if (in->flags & EMU_I_REG) {
+		a = reg_get(c, in->rm, size);
+	} else {
+		ea = emu_ea(c, in);
+		a = emu_ld(c, in->seg, ea, size);
+	}
+	r = (dec ? a - 1 : a + 1) & sz_mask(size);
+	emu_set_e(c, in, size, r);
+	cc_set(c, dec ? EMU_CC_DEC : EMU_CC_INC, size, r, a, 1);
+	c->cc.cf = (uint8_t)cf;
+}
+
+static inline void exec_unary(struct emu_cpu *c, const struct emu_insn *in, int neg)
+{
+	unsigned size = in->osize;
+	uint64_t a = emu_get_e(c, in, size), r;
+
+	r = (neg ? 0 - a : ~a) & sz_mask(size);
+	emu_set_e(c, in, size, r);
+	if (neg)
+		cc_set(c, EMU_CC_SUB, size, r, 0, a);
+}
+
+static inline void jump_to(struct emu_cpu *c, const struct emu_insn *in, uint64_t target)
+{
+	c->next_rip = target & (in->osize == 2 ? 0xffff : in->osize == 4 ? 0xffffffff : ~0ull);
+}
+
+static void exec_xchg(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	uint64_t g = reg_get(c, in->reg, size);
+
+	/* XCHG with memory is implicitly locked: an atomic exchange once vCPUs are parallel. */
+	if (in->flags & EMU_I_REG) {
+		uint64_t e = reg_get(c, in->rm, size);
+		reg_set(c, in->rm, size, g);
+		reg_set(c, in->reg, size, e);
+	} else {
+		uint64_t ea = emu_ea(c, in);
+		uint64_t e = emu_ld(c, in->seg, ea, size);
+		emu_st(c, in->seg, ea, size, g);
+		reg_set(c, in->reg, size, e);
+	}
+}
+
+static void exec_loop(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned as = in->asize;
+	uint64_t cnt = (reg_get(c, X86_RCX, as) - 1) & sz_mask(as);
+	int take = cnt != 0;
+
+	reg_set(c, X86_RCX, as, cnt);
+	if (in->sub == 0)
+		take = take && !emu_cond(c, 4); /* LOOPNE: ZF = 0 */
+	else if (in->sub == 1)
+		take = take && emu_cond(c, 4); /* LOOPE: ZF = 1 */
+	if (take)
+		jump_to(c, in, c->next_rip + in->imm);
+}
+
+static uint64_t bswap_sz(uint64_t v, unsigned size)
+{
+	if (size == 8)
+		return __builtin_bswap64(v);
+	if (size == 4)
+		return __builtin_bswap32((uint32_t)v);
+	return __builtin_bswap16((uint16_t)v);
+}
+
+static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	uint64_t v;
+
+	switch (in->op) {
+	case EMU_OP_CBW:
+		v = reg_get(c, X86_RAX, size / 2);
+		reg_set(c, X86_RAX, size, sz_sext(v, size / 2));
+		break;
+	case EMU_OP_CWD:
+		v = sz_msb(reg_get(c, X86_RAX, size), size) ? ~0ull : 0;
+		reg_set(c, X86_RDX, size, v);
+		break;
+	case EMU_OP_BSWAP:
+		if (size == 2) /* undefined; hardware clears the low word */
+			reg_set(c, in->rm, 2, 0);
+		else
+			reg_set(c, in->rm, size, bswap_sz(reg_get(c, in->rm, size), size));
+		break;
+	case EMU_OP_MOVBE_GE:
+		v = emu_ld(c, in->seg, emu_ea(c, in), size);
+		reg_set(c, in->reg, size, bswap_sz(v, size));
+		break;
+	case EMU_OP_MOVBE_EG:
+		emu_st(c, in->seg, emu_ea(c, in), size, bswap_sz(reg_get(c, in->reg, size), size));
+		break;
+	case EMU_OP_CLC:
+		flags_set_eager(c, F_CF, 0);
+		break;
+	case EMU_OP_STC:
+		flags_set_eager(c, F_CF, F_CF);
+		break;
+	case EMU_OP_CMC:
+		flags_set_eager(c, F_CF, emu_flags_cf(c) ? 0 : F_CF);
+		break;
+	case EMU_OP_CLD:
+		c->st.rflags &= ~(uint64_t)F_DF;
+		break;
+	case EMU_OP_STD:
+		c->st.rflags |= F_DF;
+		break;
+	case EMU_OP_LAHF:
+		v = (emu_flags_arith(c) & (F_SF | F_ZF | F_AF | F_PF | F_CF)) | 2;
+		reg_set(c, EMU_REG_AH, 1, v);
+		break;
+	case EMU_OP_SAHF:
+		v = reg_get(c, EMU_REG_AH, 1);
+		flags_set_eager(c, F_SF | F_ZF | F_AF | F_PF | F_CF, (uint32_t)v);
+		break;
+	case EMU_OP_XLAT:
+		v = (c->st.gpr[X86_RBX] + reg_get(c, X86_RAX, 1)) & sz_mask(in->asize);
+		reg_set(c, X86_RAX, 1, emu_ld(c, in->seg, v, 1));
+		break;
+	case EMU_OP_MOV_ES:
+		v = c->st.seg[in->reg & 7].selector;
+		if ((in->reg & 7) > X86_GS)
+			emu_raise(c, EMU_UD, 0, 0);
+		if (in->flags & EMU_I_REG)
+			reg_set(c, in->rm, size, v);
+		else
+			emu_st(c, in->seg, emu_ea(c, in), 2, v);
+		break;
+	case EMU_OP_HLT:
+		if (c->cpl)
+			emu_raise(c, EMU_GP, 1, 0);
+		return EMU_EXIT_HLT;
+	case EMU_OP_CLI:
+	case EMU_OP_STI:
+		if ((c->st.cr0 & X86_CR0_PE) && c->cpl > ((c->st.rflags & F_IOPL) >> 12))
+			emu_raise(c, EMU_GP, 1, 0);
+		if (in->op == EMU_OP_CLI) {
+			c->st.rflags &= ~(uint64_t)F_IF;
+		} else {
+			if (!(c->st.rflags & F_IF))
+				c->st.flags |= X86_STATE_INT_SHADOW;
+			c->st.rflags |= F_IF;
+		}
+		break;
+	case EMU_OP_INT:
+		/* Software interrupts are delivered with the return address after INT. */
+		c->st.rip = c->next_rip;
+		emu_raise(c, (unsigned)in->imm, 0, 0);
+	case EMU_OP_UD:
+		emu_raise(c, EMU_UD, 0, 0);
+	default:
+		emu_exit_now(c, EMU_EXIT_UNIMPL);
+	}
+	return 0;
+}
+
+/* Execute one decoded instruction. Returns 0 or an exit reason. */
+static inline int exec_one(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	uint64_t v;
+
+	switch (in->op) {
+	case EMU_OP_NOP:
+		break;
+	case EMU_OP_ALU_EG:
+		alu_e(c, in, in->sub, reg_get(c, in->reg, size), 0);
+		break;
+	case EMU_OP_ALU_EI:
+		alu_e(c, in, in->sub, in->imm, 0);
+		break;
+	case EMU_OP_ALU_GE: {
+		struct emu_lazy_flags cc;
+		v = alu_compute(c, in->sub, size, reg_get(c, in->reg, size), emu_get_e(c, in, size),
+				&cc);
+		if (in->sub != EMU_ALU_CMP)
+			reg_set(c, in->reg, size, v);
+		c->cc = cc;
+		break;
+	}
+	case EMU_OP_TEST_EG:
+		alu_e(c, in, 0, reg_get(c, in->reg, size), 1);
+		break;
+	case EMU_OP_TEST_EI:
+		alu_e(c, in, 0, in->imm, 1);
+		break;
+	case EMU_OP_MOV_EG:
+		emu_set_e(c, in, size, reg_get(c, in->reg, size));
+		break;
+	case EMU_OP_MOV_GE:
+		reg_set(c, in->reg, size, emu_get_e(c, in, size));
+		break;
+	case EMU_OP_MOV_EI:
+		emu_set_e(c, in, size, in->imm);
+		break;
+	case EMU_OP_MOV_AO:
+		reg_set(c, X86_RAX, size, emu_ld(c, in->seg, in->imm & sz_mask(in->asize), size));
+		break;
+	case EMU_OP_MOV_OA:
+		emu_st(c, in->seg, in->imm & sz_mask(in->asize), size, reg_get(c, X86_RAX, size));
+		break;
+	case EMU_OP_MOVZX:
+		reg_set(c, in->reg, size, emu_get_e(c, in, in->sub));
+		break;
+	case EMU_OP_MOVSX:
+		reg_set(c, in->reg, size, sz_sext(emu_get_e(c, in, in->sub), in->sub));
+		break;
+	case EMU_OP_LEA:
+		reg_set(c, in->reg, size, emu_ea(c, in));
+		break;
+	case EMU_OP_XCHG:
+		exec_xchg(c, in);
+		break;
+	case EMU_OP_INC:
+	case EMU_OP_DEC:
+		exec_incdec(c, in, in->op == EMU_OP_DEC);
+		break;
+	case EMU_OP_NOT:
+	case EMU_OP_NEG:
+		exec_unary(c, in, in->op == EMU_OP_NEG);
+		break;
+	case EMU_OP_JCC:
+		if (emu_cond(c, in->sub))
+			jump_to(c, in, c->next_rip + in->imm);
+		break;
+	case EMU_OP_JMP_REL:
+		jump_to(c, in, c->next_rip + in->imm);
+		break;
+	case EMU_OP_CALL_REL:
+		emu_push(c, size, c->next_rip);
+		jump_to(c, in, c->next_rip + in->imm);
+		break;
+	case EMU_OP_JMP_E:
+		jump_to(c, in, emu_get_e(c, in, size));
+		break;
+	case EMU_OP_CALL_E:
+		v = emu_get_e(c, in, size);
+		emu_push(c, size, c->next_rip);
+		jump_to(c, in, v);
+		break;
+	case EMU_OP_RET:
+		v = emu_pop(c, size);
+		if (in->imm) {
+			uint64_t sm = sz_mask(c->stack_size);
+			uint64_t sp = (c->st.gpr[X86_RSP] + in->imm) & sm;
+			c->st.gpr[X86_RSP] = (c->st.gpr[X86_RSP] & ~sm) | sp;
+		}
+		jump_to(c, in, v);
+		break;
+	case EMU_OP_LOOP:
+		exec_loop(c, in);
+		break;
+	case EMU_OP_JCXZ:
+		if (!reg_get(c, X86_RCX, in->asize))
+			jump_to(c, in, c->next_rip + in->imm);
+		break;
+	case EMU_OP_PUSH_E:
+		emu_push(c, size, emu_get_e(c, in, size));
+		break;
+	case EMU_OP_PUSH_I:
+		emu_push(c, size, in->imm);
+		break;
+	case EMU_OP_PUSH_SEG:
+		emu_push(c, size, c->st.seg[in->sub].selector);
+		break;
+	case EMU_OP_POP_E:
+		if (in->flags & EMU_I_REG) {
+			reg_set(c, in->rm, size, emu_pop(c, size));
+		} else {
+			/* The address is computed after RSP is incremented; undo RSP on a fault. */
+			uint64_t old_sp = c->st.gpr[X86_RSP];
+			v = emu_pop(c, size);
+			uint64_t ea = emu_ea(c, in);
+			c->st.gpr[X86_RSP] = old_sp;
+			emu_probe_write(c, in->seg, ea, size);
+			emu_pop(c, size);
+			emu_st(c, in->seg, ea, size, v);
+		}
+		break;
+	case EMU_OP_PUSHF:
+		v = emu_cpu_rflags(c) & ~(uint64_t)(F_VM | F_RF);
+		emu_push(c, size, v);
+		break;
+	case EMU_OP_POPF:
+		emu_exec_popf(c, in);
+		break;
+	case EMU_OP_ENTER:
+		emu_exec_enter(c, in);
+		break;
+	case EMU_OP_LEAVE: {
+		uint64_t sm = sz_mask(c->stack_size), sp = c->st.gpr[X86_RSP];
+		uint64_t bp = c->st.gpr[X86_RBP];
+		c->st.gpr[X86_RSP] = (sp & ~sm) | (bp & sm);
+		v = emu_pop(c, size);
+		reg_set(c, X86_RBP, size, v);
+		break;
+	}
+	case EMU_OP_SETCC:
+		emu_set_e(c, in, 1, (uint64_t)emu_cond(c, in->sub));
+		break;
+	case EMU_OP_CMOV:
+		v = emu_get_e(c, in, size);
+		if (emu_cond(c, in->sub))
+			reg_set(c, in->reg, size, v);
+		else if (size == 4)
+			reg_set(c, in->reg, 4, reg_get(c, in->reg, 4));
+		break;
+	case EMU_OP_MUL1:
+	case EMU_OP_IMUL1:
+	case EMU_OP_IMUL2:
+	case EMU_OP_IMUL3:
+	case EMU_OP_DIV:
+	case EMU_OP_IDIV:
+		emu_exec_muldiv(c, in);
+		break;
+	case EMU_OP_SHIFT:
+		emu_exec_shift(c, in);
+		break;
+	case EMU_OP_SHLD:
+	case EMU_OP_SHRD:
+		emu_exec_shxd(c, in);
+		break;
+	case EMU_OP_BT_EG:
+	case EMU_OP_BT_EI:
+		emu_exec_bitop(c, in);
+		break;
+	case EMU_OP_BSF:
+	case EMU_OP_BSR:
+	case EMU_OP_TZCNT:
+	case EMU_OP_LZCNT:
+	case EMU_OP_POPCNT:
+		emu_exec_bitscan(c, in);
+		break;
+	case EMU_OP_CMPXCHG:
+	case EMU_OP_CMPXCHG8B:
+	case EMU_OP_XADD:
+		emu_exec_cmpxchg(c, in);
+		break;
+	case EMU_OP_ADCX:
+	case EMU_OP_ADOX:
+		emu_exec_adx(c, in);
+		break;
+	case EMU_OP_MOVS:
+	case EMU_OP_CMPS:
+	case EMU_OP_STOS:
+	case EMU_OP_LODS:
+	case EMU_OP_SCAS:
+		emu_exec_string(c, in);
+		break;
+	case EMU_OP_IN:
+	case EMU_OP_OUT:
+		emu_exec_io(c, in);
+		break;
+	default:
+		return exec_misc(c, in);
+	}
+	return 0;
+}
+
+static int run_blocks(struct emu_cpu *c)
+{
+	for (;;) {
+		const struct emu_insn *insns;
+		const struct emu_block *b = emu_icache_get(c, &insns);
+		unsigned n = b->n;
+
+		c->stop_block = 0;
+		for (unsigned i = 0; i < n; i++) {
+			const struct emu_insn *in = &insns[i];
+			c->next_rip = (c->st.rip + in->len) & c->ip_mask;
+			int r = exec_one(c, in);
+			c->st.rip = c->next_rip;
+			if (unlikely(r))
+				return r;
+			if (unlikely(--c->icount_left == 0))
+				return EMU_EXIT_LIMIT;
+			if (unlikely(c->stop_block))
+				break;
+		}
+		if (unlikely(c->stop_req)) {
+			c->stop_req = 0;
+			return EMU_EXIT_STOP;
+		}
+	}
+}
+
+int emu_run(struct emu_cpu *c, uint64_t max_insns)
+{
+	c->icount_left = max_insns ? max_insns : UINT64_MAX;
+	c->exit.reason = EMU_EXIT_NONE;
+	while (setjmp(c->jb)) {
+		if (c->exit.reason != EMU_EXIT_NONE)
+			return (int)c->exit.reason;
+		if (!emu_deliver_exception(c)) {
+			c->exit.reason = EMU_EXIT_EXCEPTION;
+			return EMU_EXIT_EXCEPTION;
+		}
+	}
+	c->exit.reason = (uint32_t)run_blocks(c);
+	return (int)c->exit.reason;
+}
+
+int emu_step(struct emu_cpu *c)
+{
+	int r = emu_run(c, 1);
+	return r == EMU_EXIT_LIMIT ? EMU_EXIT_NONE : r;
+}
+
+void emu_request_stop(struct emu_cpu *c)
+{
+	c->stop_req = 1;
+}

@@ -1,0 +1,142 @@
+/* emu: stack primitives, ENTER, POPF, port I/O and string instructions (MOVS, CMPS, STOS, LODS,
+ * SCAS with REP/REPE/REPNE and DF). */
+#include "accel/emu/emu_priv.h"
+
+void emu_push(struct emu_cpu *c, unsigned size, uint64_t v)
+{
+	uint64_t sm = sz_mask(c->stack_size);
+	uint64_t sp = (c->st.gpr[X86_RSP] - size) & sm;
+
+	emu_st(c, X86_SS, sp, size, v);
+	c->st.gpr[X86_RSP] = (c->st.gpr[X86_RSP] & ~sm) | sp;
+}
+
+uint64_t emu_pop(struct emu_cpu *c, unsigned size)
+{
+	uint64_t sm = sz_mask(c->stack_size);
+	uint64_t sp = c->st.gpr[X86_RSP] & sm;
+	uint64_t v = emu_ld(c, X86_SS, sp, size);
+
+	c->st.gpr[X86_RSP] = (c->st.gpr[X86_RSP] & ~sm) | ((sp + size) & sm);
+	return v;
+}
+
+/* ENTER: all stores go through a local stack pointer; registers change only at the end. */
+void emu_exec_enter(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize, level = in->imm2 & 31;
+	uint64_t sm = sz_mask(c->stack_size);
+	uint64_t sp = c->st.gpr[X86_RSP] & sm, bp = c->st.gpr[X86_RBP] & sm, frame;
+
+	sp = (sp - size) & sm;
+	emu_st(c, X86_SS, sp, size, reg_get(c, X86_RBP, size));
+	frame = sp;
+	if (level) {
+		for (unsigned i = 1; i < level; i++) {
+			bp = (bp - size) & sm;
+			uint64_t v = emu_ld(c, X86_SS, bp, size);
+			sp = (sp - size) & sm;
+			emu_st(c, X86_SS, sp, size, v);
+		}
+		sp = (sp - size) & sm;
+		emu_st(c, X86_SS, sp, size, frame);
+	}
+	sp = (sp - (in->imm & 0xffff)) & sm;
+	emu_probe_write(c, X86_SS, sp, 1); /* the new stack top must be writable */
+	reg_set(c, X86_RBP, size, frame);
+	c->st.gpr[X86_RSP] = (c->st.gpr[X86_RSP] & ~sm) | sp;
+}
+
+void emu_exec_popf(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	unsigned iopl = (unsigned)(c->st.rflags & F_IOPL) >> 12;
+	uint64_t mask = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID;
+	uint64_t v;
+
+	if ((c->st.rflags & F_VM) && iopl < 3)
+		emu_raise(c, EMU_GP, 1, 0); /* VME not implemented */
+	v = emu_pop(c, size);
+	if (c->cpl == 0)
+		mask |= F_IOPL | F_IF;
+	else if (c->cpl <= iopl)
+		mask |= F_IF;
+	if (size == 2)
+		mask &= 0xffff;
+	emu_flags_materialize(c);
+	c->st.rflags = (c->st.rflags & ~mask & ~(uint64_t)F_RF) | (v & mask) | X86_RFLAGS_FIXED;
+}
+
+void emu_exec_io(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize > 4 ? 4 : in->osize;
+	uint16_t port = (in->flags & EMU_I_DX) ? (uint16_t)c->st.gpr[X86_RDX] : (uint16_t)in->imm;
+	unsigned iopl = (unsigned)(c->st.rflags & F_IOPL) >> 12;
+
+	/* TODO: consult the TSS I/O permission bitmap before refusing. */
+	if ((c->st.cr0 & X86_CR0_PE) && (c->cpl > iopl || (c->st.rflags & F_VM)))
+		emu_raise(c, EMU_GP, 1, 0);
+	if (in->op == EMU_OP_IN)
+		reg_set(c, X86_RAX, size, c->ops->pio_in(c->ctx, port, size));
+	else
+		c->ops->pio_out(c->ctx, port, size, (uint32_t)reg_get(c, X86_RAX, size));
+}
+
+/* One iteration; returns the SUB result for CMPS/SCAS (ZF test), else 0. Registers are updated
+ * after each iteration so that a fault leaves an architecturally consistent state. */
+static inline uint64_t string_once(struct emu_cpu *c, const struct emu_insn *in, uint64_t step)
+{
+	unsigned size = in->osize, as = in->asize;
+	uint64_t am = sz_mask(as), m = sz_mask(size);
+	uint64_t si = c->st.gpr[X86_RSI] & am, di = c->st.gpr[X86_RDI] & am, a, b;
+
+	switch (in->op) {
+	case EMU_OP_MOVS:
+		a = emu_ld(c, in->seg, si, size);
+		emu_st(c, X86_ES, di, size, a);
+		reg_set(c, X86_RSI, as, si + step);
+		reg_set(c, X86_RDI, as, di + step);
+		return 0;
+	case EMU_OP_STOS:
+		emu_st(c, X86_ES, di, size, reg_get(c, X86_RAX, size));
+		reg_set(c, X86_RDI, as, di + step);
+		return 0;
+	case EMU_OP_LODS:
+		reg_set(c, X86_RAX, size, emu_ld(c, in->seg, si, size));
+		reg_set(c, X86_RSI, as, si + step);
+		return 0;
+	case EMU_OP_SCAS:
+		a = reg_get(c, X86_RAX, size);
+		b = emu_ld(c, X86_ES, di, size);
+		reg_set(c, X86_RDI, as, di + step);
+		break;
+	default: /* CMPS */
+		a = emu_ld(c, in->seg, si, size);
+		b = emu_ld(c, X86_ES, di, size);
+		reg_set(c, X86_RSI, as, si + step);
+		reg_set(c, X86_RDI, as, di + step);
+		break;
+	}
+	cc_set(c, EMU_CC_SUB, size, (a - b) & m, a, b);
+	return (a - b) & m;
+}
+
+/* TODO (speed): bulk paths for REP MOVS/STOS within one RAM page, and an interrupt window
+ * between iterations once interrupts are delivered. */
+void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in)
+{
+	uint64_t step = (c->st.rflags & F_DF) ? 0 - (uint64_t)in->osize : in->osize;
+	unsigned as = in->asize;
+	int cmp = in->op == EMU_OP_CMPS || in->op == EMU_OP_SCAS;
+
+	if (!(in->flags & (EMU_I_REP | EMU_I_REPNE))) {
+		string_once(c, in, step);
+		return;
+	}
+	for (uint64_t cnt = reg_get(c, X86_RCX, as); cnt;) {
+		uint64_t r = string_once(c, in, step);
+		reg_set(c, X86_RCX, as, --cnt);
+		if (cmp && ((in->flags & EMU_I_REP) ? r != 0 : r == 0))
+			break;
+	}
+}

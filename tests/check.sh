@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make check: every test layer in order; each appends "layer passed failed" to $VMON_RESULTS.
+# The last line is the total: "N passed, N failed".
+set -u
+BUILD=${1:-build}
+export VMON_RESULTS="$BUILD/results.txt"
+: >"$VMON_RESULTS"
+rc=0
+echo "== unit tests"
+make --no-print-directory -s unit BUILD="$BUILD" || rc=1
+echo "== guest tests"
+bash tests/run-guests.sh "$BUILD" || rc=1
+echo "== integration tests"
+bash tests/run-integration.sh "$BUILD" || rc=1
+pass=0 fail=0
+while read -r _ p f; do
+	pass=$((pass + p)); fail=$((fail + f))
+done <"$VMON_RESULTS"
+echo "== summary"
+sed 's/^/   /' "$VMON_RESULTS"
+[ $fail -ne 0 ] && rc=1
+echo "$pass passed, $fail failed"
+exit $rc

@@ -1,0 +1,13 @@
+/* exit_triple: loads an IDT with limit 0 and executes int3. Vector 3 is beyond the limit (#GP),
+ * so is #GP's (#DF), and so is #DF's: a triple fault, which resets the machine. QEMU with
+ * -no-reboot and vmon exit with status 0. */
+#include "guest.h"
+
+int main(const struct boot_info *bi)
+{
+	static const struct desc_ptr empty_idt = { .limit = 0, .base = 0 };
+	test_note("loading an empty IDT and raising int3 (triple fault)");
+	irq_disable();
+	asm volatile("lidt %0\n\tint3" : : "m"(empty_idt) : "memory");
+	test_fail("still running after a triple fault");
+}

@@ -1,0 +1,158 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cli/args.h"
+
+#define GiB (1ull << 30)
+
+static char kernel_path[] = "/tmp/vmon-test-kernelXXXXXX";
+
+static int setup(void **state)
+{
+	int fd = mkstemp(kernel_path);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, "x", 1);
+	close(fd);
+	return n == 1 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	unlink(kernel_path);
+	return 0;
+}
+
+static int parse(struct vm_config *cfg, enum cli_cmd *cmd, char *err, int argc, ...)
+{
+	char *argv[32];
+	va_list ap;
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	return cli_parse(argc, argv, cfg, cmd, 24 * GiB, err, 256);
+}
+
+static void test_sizes(void **state)
+{
+	uint64_t v;
+	assert_int_equal(cli_parse_size("256M", &v), 0);
+	assert_int_equal(v, 256ull << 20);
+	assert_int_equal(cli_parse_size("2G", &v), 0);
+	assert_int_equal(v, 2 * GiB);
+	assert_int_equal(cli_parse_size("512KiB", &v), 0);
+	assert_int_equal(v, 512ull << 10);
+	assert_int_equal(cli_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(cli_parse_size("", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("-1G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("12Q", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1Gx", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("99999999999999T", &v), -ERANGE);
+	assert_int_equal(cli_parse_size("99999999999999999999999", &v), -ERANGE);
+}
+
+static void test_run_defaults_and_options(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
+	assert_int_equal(cmd, CLI_RUN);
+	assert_int_equal(cfg.mem_size, CLI_DEFAULT_MEM);
+	assert_int_equal(cfg.ncpus, 1);
+	assert_int_equal(cfg.accel, ACCEL_AUTO);
+	assert_int_equal(cfg.serial, SERIAL_STDIO);
+	assert_int_equal(parse(&cfg, &cmd, err, 15, "vmon", "run", "--kernel", kernel_path,
+			       "--mem", "1G", "--cpus", "4", "--accel", "kvm", "--serial",
+			       "/tmp/out.log", "--cmdline", "console=ttyS0", "--testdev"),
+			 0);
+	assert_int_equal(cfg.mem_size, GiB);
+	assert_int_equal(cfg.ncpus, 4);
+	assert_int_equal(cfg.accel, ACCEL_KVM);
+	assert_int_equal(cfg.serial, SERIAL_FILE);
+	assert_string_equal(cfg.serial_path, "/tmp/out.log");
+	assert_string_equal(cfg.cmdline, "console=ttyS0");
+	assert_int_equal(cfg.testdev, 1);
+}
+
+static void test_errors(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--cpus", "0"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--cpus 0"));
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--cpus", "65"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--cpus", "2x"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--mem", "1T"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "more than the host"));
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--mem", "1M"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--mem", "lots"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel",
+			       "/nonexistent/vmlinuz"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "No such file"));
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", "/tmp"), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(parse(&cfg, &cmd, err, 2, "vmon", "run"), -EINVAL);
+	assert_non_null(strstr(err, "--kernel is required"));
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--accel", "xen"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path,
+			       "--bogus"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown option"));
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
+	assert_int_equal(parse(&cfg, &cmd, err, 3, "vmon", "run", "--kernel"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(parse(&cfg, &cmd, err, 2, "vmon", "fly"), -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 1, "vmon"), -EINVAL);
+}
+
+static void test_version_help(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(parse(&cfg, &cmd, err, 2, "vmon", "--version"), 0);
+	assert_int_equal(cmd, CLI_VERSION);
+	assert_int_equal(parse(&cfg, &cmd, err, 2, "vmon", "--help"), 0);
+	assert_int_equal(cmd, CLI_HELP);
+	assert_int_equal(parse(&cfg, &cmd, err, 3, "vmon", "run", "--help"), 0);
+	assert_int_equal(cmd, CLI_RUN_HELP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_run_defaults_and_options),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_version_help),
+	};
+	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
