@@ -135,7 +135,9 @@ run_one() {
 }
 
 for backend in $backends; do
+	# A backend that cannot run at all: one SKIPPED line, every case counted as skipped.
 	reason=$(backend_unusable "$backend")
+	[ -n "$reason" ] && echo "SKIPPED: $backend: $reason"
 	for i in "${!names[@]}"; do
 		name=${names[$i]}
 		if [ -n "${only[$i]}" ] && [[ ",${only[$i]}," != *",$backend,"* ]]; then
@@ -159,9 +161,11 @@ for backend in $backends; do
 		ms=$(($(now_ms) - t0))
 		took="$((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
 
-		# vmon says so and exits 2 when a backend is not available on this host/build.
+		# vmon exits with status 2 and says so when the backend is unavailable on this host or
+		# build: skip this and the remaining cases of the backend.
 		if [ "$backend" != qemu ] && [ $rc -eq 2 ]; then
-			why=$(grep -iE "$backend" "$log" | grep -m1 -iE 'unavailable|not available|not supported|not implemented|not built|cannot|unable')
+			why=$(grep -aiE "$backend" "$log" | grep -m1 -aiE \
+				'unavailable|not available|not supported|not implemented|not built')
 			if [ -n "$why" ]; then
 				reason=$(trim "$why")
 				echo "SKIPPED: $backend: $reason"
@@ -176,7 +180,7 @@ for backend in $backends; do
 		elif [ "$rc" != "${statuses[$i]}" ]; then
 			detail+=("exit status $rc, expected ${statuses[$i]}")
 		fi
-		if [ -n "${markers[$i]}" ] && ! grep -qF -- "${markers[$i]}" "$log"; then
+		if [ -n "${markers[$i]}" ] && ! grep -qaF -- "${markers[$i]}" "$log"; then
 			detail+=("marker not found: '${markers[$i]}'")
 		fi
 		failline=$(grep -m1 -aE '^vmon-test: [^ ]+: FAIL' "$log")
@@ -191,13 +195,6 @@ for backend in $backends; do
 			fail=$((fail + 1))
 		fi
 	done
-	if [ -n "$reason" ] && [[ $reason != *"$backend"*unavailable* ]]; then
-		:
-	fi
-	case $reason in
-	'') ;;
-	*) [ -n "$(backend_unusable "$backend")" ] && echo "SKIPPED: $backend: $reason" ;;
-	esac
 done
 
 echo "guests: $pass passed, $fail failed, $skip skipped"

@@ -41,8 +41,8 @@
 #define UIP_WINDOW_NS 244000ull
 #define OFFSET_LIMIT (1ll << 40)
 
-static const uint8_t rtc_time_regs[] = { RTC_SECONDS,	  RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK,
-					 RTC_DAY_OF_MONTH, RTC_MONTH,	RTC_YEAR,  RTC_CENTURY };
+static const uint8_t rtc_time_regs[] = {RTC_SECONDS,	  RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK,
+					RTC_DAY_OF_MONTH, RTC_MONTH,   RTC_YEAR,  RTC_CENTURY};
 
 struct cmos_rtc {
 	pthread_mutex_t lock; /* protects everything below except clk, which is constant */
@@ -119,7 +119,7 @@ static void rtc_encode(uint8_t regb, int64_t t, uint8_t img[CMOS_RTC_SIZE])
 static void rtc_set_from_image(struct cmos_rtc *rtc, uint8_t regb, const uint8_t img[CMOS_RTC_SIZE],
 			       int64_t wall)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	uint8_t h = img[RTC_HOURS];
 
 	tm.tm_sec = rtc_from_reg(regb, img[RTC_SECONDS]);
@@ -133,8 +133,8 @@ static void rtc_set_from_image(struct cmos_rtc *rtc, uint8_t regb, const uint8_t
 	}
 	tm.tm_mday = rtc_from_reg(regb, img[RTC_DAY_OF_MONTH]);
 	tm.tm_mon = rtc_from_reg(regb, img[RTC_MONTH]) - 1;
-	tm.tm_year = rtc_from_reg(regb, img[RTC_CENTURY]) * 100 +
-		     rtc_from_reg(regb, img[RTC_YEAR]) - 1900;
+	tm.tm_year =
+	    rtc_from_reg(regb, img[RTC_CENTURY]) * 100 + rtc_from_reg(regb, img[RTC_YEAR]) - 1900;
 	int64_t t = (int64_t)timegm(&tm);
 	int64_t off = t - wall;
 	if (off > -OFFSET_LIMIT && off < OFFSET_LIMIT)
@@ -269,7 +269,7 @@ static void rtc_bus_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	pthread_mutex_unlock(&rtc->lock);
 }
 
-const struct bus_ops cmos_rtc_ops = { rtc_bus_read, rtc_bus_write };
+const struct bus_ops cmos_rtc_ops = {rtc_bus_read, rtc_bus_write};
 
 static void rtc_put16(uint8_t *ram, unsigned idx, uint64_t v)
 {
@@ -336,7 +336,7 @@ void cmos_rtc_destroy(struct cmos_rtc *rtc)
 void cmos_rtc_reset(struct cmos_rtc *rtc)
 {
 	pthread_mutex_lock(&rtc->lock);
-	rtc->ram[RTC_REG_B] &= (uint8_t)~(REG_B_PIE | REG_B_AIE | REG_B_UIE | REG_B_SQWE);
+	rtc->ram[RTC_REG_B] &= (uint8_t) ~(REG_B_PIE | REG_B_AIE | REG_B_UIE | REG_B_SQWE);
 	rtc->last_c_ns = rtc_mono(rtc);
 	pthread_mutex_unlock(&rtc->lock);
 }

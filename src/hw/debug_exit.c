@@ -28,7 +28,7 @@ static void debug_exit_write(void *dev, uint64_t off, unsigned size, uint64_t va
 	exit_sink_request(&d->sink, VM_EXIT_DEBUG, (int)(uint32_t)val);
 }
 
-const struct bus_ops debug_exit_ops = { debug_exit_read, debug_exit_write };
+const struct bus_ops debug_exit_ops = {debug_exit_read, debug_exit_write};
 
 int debug_exit_create(struct exit_sink sink, struct debug_exit **out)
 {

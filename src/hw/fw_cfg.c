@@ -23,7 +23,7 @@ struct fw_cfg_file {
 };
 
 struct fw_cfg {
-	pthread_mutex_t lock; /* protects everything below */
+	pthread_mutex_t lock;			       /* protects everything below */
 	struct fw_cfg_item items[2][FW_CFG_MAX_ENTRY]; /* [0] generic, [1] arch-local */
 	struct fw_cfg_file files[FW_CFG_FILE_SLOTS];   /* sorted by name */
 	unsigned nr_files;
@@ -73,7 +73,7 @@ static void fw_cfg_bus_write(void *dev, uint64_t off, unsigned size, uint64_t va
 	}
 }
 
-const struct bus_ops fw_cfg_ops = { fw_cfg_bus_read, fw_cfg_bus_write };
+const struct bus_ops fw_cfg_ops = {fw_cfg_bus_read, fw_cfg_bus_write};
 
 /* Store a copy of data in items[table][idx]. Caller holds the lock and checked idx. */
 static int fw_cfg_store(struct fw_cfg *fc, unsigned table, unsigned idx, const void *data,
@@ -125,7 +125,7 @@ static int fw_cfg_build_dir(struct fw_cfg *fc)
 
 int fw_cfg_create(struct fw_cfg **out)
 {
-	static const uint8_t id[4] = { 1, 0, 0, 0 }; /* traditional interface, no DMA */
+	static const uint8_t id[4] = {1, 0, 0, 0}; /* traditional interface, no DMA */
 	struct fw_cfg *fc = calloc(1, sizeof(*fc));
 	int ret;
 
@@ -190,7 +190,7 @@ int fw_cfg_add_bytes(struct fw_cfg *fc, uint16_t key, const void *data, size_t l
 
 int fw_cfg_add_u16(struct fw_cfg *fc, uint16_t key, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
 	return fw_cfg_add_bytes(fc, key, b, sizeof(b));
 }
 
@@ -243,8 +243,7 @@ int fw_cfg_add_file(struct fw_cfg *fc, const char *name, const void *data, size_
 	ret = fw_cfg_store(fc, 0, select, data, len);
 	if (ret)
 		goto out;
-	memmove(&fc->files[pos + 1], &fc->files[pos],
-		(fc->nr_files - pos) * sizeof(fc->files[0]));
+	memmove(&fc->files[pos + 1], &fc->files[pos], (fc->nr_files - pos) * sizeof(fc->files[0]));
 	memset(&fc->files[pos], 0, sizeof(fc->files[pos]));
 	memcpy(fc->files[pos].name, name, nlen);
 	fc->files[pos].select = select;
@@ -256,7 +255,7 @@ int fw_cfg_add_file(struct fw_cfg *fc, const char *name, const void *data, size_
 		memmove(&fc->files[pos], &fc->files[pos + 1],
 			(fc->nr_files - pos) * sizeof(fc->files[0]));
 		free(fc->items[0][select].data);
-		fc->items[0][select] = (struct fw_cfg_item){ 0 };
+		fc->items[0][select] = (struct fw_cfg_item){0};
 		goto out;
 	}
 	ret = select;

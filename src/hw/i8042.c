@@ -126,7 +126,7 @@ static void kbd_defaults(struct i8042 *k)
 
 static void kbd_write(struct i8042 *k, uint8_t v)
 {
-	static const uint8_t xlate_set[4] = { 0, 0x43, 0x41, 0x3f };
+	static const uint8_t xlate_set[4] = {0, 0x43, 0x41, 0x3f};
 	bool xlate = ctr(k) & CTR_XLATE;
 	uint8_t cmd = k->s.kbd_cmd;
 
@@ -436,8 +436,8 @@ static void i8042_cmd_write(void *dev, uint64_t off, unsigned size, uint64_t val
 		exit_sink_request(&k->reset, VM_EXIT_RESET, 0);
 }
 
-const struct bus_ops i8042_data_ops = { i8042_data_read, i8042_data_write };
-const struct bus_ops i8042_cmd_ops = { i8042_cmd_read, i8042_cmd_write };
+const struct bus_ops i8042_data_ops = {i8042_data_read, i8042_data_write};
+const struct bus_ops i8042_cmd_ops = {i8042_cmd_read, i8042_cmd_write};
 
 static void i8042_reset_locked(struct i8042 *k)
 {

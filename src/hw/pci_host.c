@@ -96,7 +96,8 @@ int pci_device_init_bar(struct pci_device *d, unsigned bar, enum pci_bar_type ty
 		return -EINVAL;
 	if (size < min || size > max || (size & (size - 1)))
 		return -EINVAL;
-	if (d->bars[bar].type != PCI_BAR_NONE || (bar > 0 && d->bars[bar - 1].type == PCI_BAR_MEM64))
+	if (d->bars[bar].type != PCI_BAR_NONE ||
+	    (bar > 0 && d->bars[bar - 1].type == PCI_BAR_MEM64))
 		return -EBUSY;
 	if (type == PCI_BAR_MEM64 && d->bars[bar + 1].type != PCI_BAR_NONE)
 		return -EBUSY;
@@ -106,7 +107,7 @@ int pci_device_init_bar(struct pci_device *d, unsigned bar, enum pci_bar_type ty
 		cfg_set(d->config, reg + 4, 4, 0);
 		cfg_set(d->wmask, reg + 4, 4, (uint32_t)(mask >> 32));
 	}
-	d->bars[bar] = (struct pci_bar){ type, size, PCI_BAR_UNMAPPED };
+	d->bars[bar] = (struct pci_bar){type, size, PCI_BAR_UNMAPPED};
 	return 0;
 }
 
@@ -172,7 +173,7 @@ static void pci_dev_write(struct pci_device *d, unsigned reg, unsigned size, uin
 			unsigned r = reg + i;
 			uint8_t b = (uint8_t)(val >> (8 * i));
 			d->config[r] = (uint8_t)((d->config[r] & ~d->wmask[r]) | (b & d->wmask[r]));
-			d->config[r] &= (uint8_t)~(b & d->w1cmask[r]);
+			d->config[r] &= (uint8_t) ~(b & d->w1cmask[r]);
 			if (r == PCI_COMMAND || r == PCI_COMMAND + 1 ||
 			    (r >= PCI_BASE_ADDRESS_0 && r < PCI_BASE_ADDRESS_0 + 4 * PCI_NUM_BARS))
 				remap = true;
@@ -234,7 +235,7 @@ static void pci_host_bus_write(void *dev, uint64_t off, unsigned size, uint64_t 
 		exit_sink_request(&h->reset, VM_EXIT_RESET, 0);
 }
 
-const struct bus_ops pci_host_ops = { pci_host_bus_read, pci_host_bus_write };
+const struct bus_ops pci_host_ops = {pci_host_bus_read, pci_host_bus_write};
 
 int pci_host_create(struct exit_sink reset, struct pci_host **out)
 {

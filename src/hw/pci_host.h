@@ -87,7 +87,7 @@ struct pci_device {
 	uint32_t (*config_read)(struct pci_device *d, unsigned reg, unsigned size, uint32_t val);
 	void (*config_write)(struct pci_device *d, unsigned reg, unsigned size, uint32_t val);
 	void (*bar_map)(struct pci_device *d, unsigned bar, uint64_t old_addr, uint64_t new_addr);
-	void *opaque; /* for the owner */
+	void *opaque;  /* for the owner */
 	uint8_t devfn; /* set by pci_host_add_device */
 	bool registered;
 };

@@ -91,7 +91,7 @@ static unsigned uart_rx_capacity(const struct uart8250 *u)
 
 static unsigned uart_rx_trigger(const struct uart8250 *u)
 {
-	static const unsigned levels[4] = { 1, 4, 8, 14 };
+	static const unsigned levels[4] = {1, 4, 8, 14};
 	return levels[(u->fcr & FCR_TRIGGER) >> 6];
 }
 
@@ -151,7 +151,8 @@ static void uart_rx_clear(struct uart8250 *u)
 	u->rx_count = 0;
 }
 
-/* Space may have freed up: say whether the input thread should be told (caller does it unlocked). */
+/* Space may have freed up: say whether the input thread should be told (caller does it unlocked).
+ */
 static bool uart_rx_notify(struct uart8250 *u)
 {
 	if (!u->rx_blocked || !u->rx_ready || (u->mcr & MCR_LOOP) ||
@@ -320,7 +321,7 @@ static void uart_bus_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		cb(ctx);
 }
 
-const struct bus_ops uart8250_ops = { uart_bus_read, uart_bus_write };
+const struct bus_ops uart8250_ops = {uart_bus_read, uart_bus_write};
 
 /* Power-on register values. Caller holds the lock (or owns the UART exclusively). */
 static void uart_reset_locked(struct uart8250 *u)

@@ -109,8 +109,8 @@ int main(const struct boot_info *bi)
 		intr_set_handler(vecs[i], intr_record_and_resume);
 	test_de();
 	test_ud();
-	test_bp();
 	test_gp();
 	test_pf();
+	test_bp(); /* last: KVM's instruction emulator (kvm-pvm hosts) cannot run int3 */
 	return 0;
 }

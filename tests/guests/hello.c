@@ -1,6 +1,8 @@
 /* hello: greeting and boot information. Built three times: as a multiboot image (hello), as a
  * PVH ELF (boot_pvh, -DEXPECT_PVH) and as a bzImage (boot_bzimage, -DEXPECT_BZIMAGE). The
- * command line must contain the word "hello=world" (the manifest passes it). */
+ * command line must contain the word "hello=world" (the manifest passes it). With the word
+ * "initrd=bzimage" the loader must also have passed an initrd / first module, and it must be
+ * a bzImage (the manifest passes boot_bzimage.bin). */
 #include "guest.h"
 
 static __attribute__((unused)) void check_multiboot(const struct boot_info *bi)
@@ -63,5 +65,13 @@ int main(const struct boot_info *bi)
 		    bi->cmdline);
 	TEST_ASSERT(bi->mem_bytes >= (8ull << 20), "loader reported only %lu bytes of RAM",
 		    bi->mem_bytes);
+	if (cmdline_has("initrd=bzimage")) {
+		TEST_ASSERT(bi->initrd_size >= 0x400, "initrd/module missing or short (%lu bytes)",
+			    bi->initrd_size);
+		const uint8_t *m = (const uint8_t *)bi->initrd_addr;
+		TEST_ASSERT(!memcmp(m + 0x202, "HdrS", 4) && m[0x1fe] == 0x55 && m[0x1ff] == 0xaa,
+			    "initrd/module at 0x%lx does not hold the expected bzImage", bi->initrd_addr);
+		test_note("initrd/module holds the expected file");
+	}
 	return 0;
 }

@@ -36,11 +36,11 @@ static int64_t fake_wall(void *ctx)
 
 static struct clock_src fake_src(struct fake_clock *c)
 {
-	struct clock_src s = { fake_mono, fake_wall, c };
+	struct clock_src s = {fake_mono, fake_wall, c};
 	return s;
 }
 
-static const struct cmos_rtc_mem mem_512m = { 512ull << 20, 0, 2 };
+static const struct cmos_rtc_mem mem_512m = {512ull << 20, 0, 2};
 
 static int setup(void **state)
 {
@@ -237,11 +237,11 @@ static void test_nvram_index(void **state)
 static void test_memory_bytes(void **state)
 {
 	struct fixture *fx = *state;
-	struct fake_clock clk = { 0, 0 };
+	struct fake_clock clk = {0, 0};
 	struct cmos_rtc *r;
-	const struct cmos_rtc_mem big = { 3ull << 30, 5ull << 30, 8 };
-	const struct cmos_rtc_mem small = { 8ull << 20, 0, 1 };
-	const struct cmos_rtc_mem tiny = { 512ull << 10, 0, 1 };
+	const struct cmos_rtc_mem big = {3ull << 30, 5ull << 30, 8};
+	const struct cmos_rtc_mem small = {8ull << 20, 0, 1};
+	const struct cmos_rtc_mem tiny = {512ull << 10, 0, 1};
 
 	assert_int_equal(rd(fx->rtc, 0x14), 0x06);
 	assert_int_equal(rd(fx->rtc, 0x15), 0x80); /* 640 KiB base */
@@ -282,11 +282,11 @@ static void test_memory_bytes(void **state)
 
 static void test_create_rejects(void **state)
 {
-	struct fake_clock clk = { 0, 0 };
+	struct fake_clock clk = {0, 0};
 	struct cmos_rtc *r = NULL;
-	const struct cmos_rtc_mem nocpu = { 1ull << 30, 0, 0 };
-	const struct cmos_rtc_mem many = { 1ull << 30, 0, 257 };
-	const struct cmos_rtc_mem huge = { (4ull << 30) + 4096, 0, 1 };
+	const struct cmos_rtc_mem nocpu = {1ull << 30, 0, 0};
+	const struct cmos_rtc_mem many = {1ull << 30, 0, 257};
+	const struct cmos_rtc_mem huge = {(4ull << 30) + 4096, 0, 1};
 	(void)state;
 	assert_int_equal(cmos_rtc_create(fake_src(&clk), &nocpu, &r), -EINVAL);
 	assert_null(r);
@@ -298,7 +298,7 @@ static void test_create_rejects(void **state)
 static void test_save_load(void **state)
 {
 	struct fixture *fx = *state;
-	struct fake_clock clk2 = { 42 * NS, T_2024_02_29_134556 + 1000 };
+	struct fake_clock clk2 = {42 * NS, T_2024_02_29_134556 + 1000};
 	struct cmos_rtc_state st, st2;
 	struct cmos_rtc *r2;
 
@@ -354,8 +354,8 @@ static void test_load_rejects(void **state)
 	REJECT(bad.ram[0x0a] |= 0x80);
 	REJECT(bad.ram[0x0c] = 0x10);
 	REJECT(bad.ram[0x0d] = 0x00);
-	REJECT(bad.ram[0x0b] = 0x92);  /* SET with UIE */
-	REJECT(bad.ram[0x00] = 0x12);  /* time slot used while running */
+	REJECT(bad.ram[0x0b] = 0x92); /* SET with UIE */
+	REJECT(bad.ram[0x00] = 0x12); /* time slot used while running */
 	REJECT(bad.ram[0x32] = 0x20);
 #undef REJECT
 	cmos_rtc_save(fx->rtc, &after);
@@ -366,17 +366,17 @@ static void test_load_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_time_bcd_24h, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_time_formats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_while_running, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reg_c_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nvram_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_bytes, setup, teardown),
-		cmocka_unit_test(test_create_rejects),
-		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_time_bcd_24h, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_time_formats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_while_running, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reg_c_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nvram_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_bytes, setup, teardown),
+	    cmocka_unit_test(test_create_rejects),
+	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

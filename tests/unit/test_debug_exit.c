@@ -25,8 +25,8 @@ static void fake_exit(void *ctx, enum vm_exit_kind kind, int code)
 
 static void test_write_sizes(void **state)
 {
-	struct fake f = { 0 };
-	struct exit_sink sink = { fake_exit, &f };
+	struct fake f = {0};
+	struct exit_sink sink = {fake_exit, &f};
 	struct debug_exit *d;
 
 	(void)state;
@@ -56,8 +56,8 @@ static void test_write_sizes(void **state)
 
 static void test_through_bus(void **state)
 {
-	struct fake f = { 0 };
-	struct exit_sink sink = { fake_exit, &f };
+	struct fake f = {0};
+	struct exit_sink sink = {fake_exit, &f};
 	struct debug_exit *d;
 	struct bus pio;
 	uint64_t v;
@@ -80,9 +80,9 @@ static void test_through_bus(void **state)
 
 static void test_state(void **state)
 {
-	struct exit_sink sink = { 0 };
+	struct exit_sink sink = {0};
 	struct debug_exit *d;
-	struct debug_exit_state st = { 7 };
+	struct debug_exit_state st = {7};
 
 	(void)state;
 	assert_int_equal(debug_exit_create(sink, &d), 0);
@@ -99,9 +99,9 @@ static void test_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_sizes),
-		cmocka_unit_test(test_through_bus),
-		cmocka_unit_test(test_state),
+	    cmocka_unit_test(test_write_sizes),
+	    cmocka_unit_test(test_through_bus),
+	    cmocka_unit_test(test_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,7 +160,7 @@ static void test_files(void **state)
 		const char *name;
 		uint32_t size;
 		uint16_t select;
-	} want[] = { { "etc/a", 2, 0x21 }, { "etc/b", 4, 0x20 }, { "opt/z", 6, 0x22 } };
+	} want[] = {{"etc/a", 2, 0x21}, {"etc/b", 4, 0x20}, {"opt/z", 6, 0x22}};
 	for (unsigned i = 0; i < 3; i++) {
 		const uint8_t *e = dir + 4 + 64 * i;
 		assert_int_equal(be32(e), want[i].size);
@@ -225,19 +225,19 @@ static void test_save_load(void **state)
 	assert_memory_equal(buf, "3456", 4);
 
 	/* Malformed: offset past the end, offset into an unknown key, reserved bits. */
-	struct fw_cfg_state bad = { 0x20, 0, 7 };
+	struct fw_cfg_state bad = {0x20, 0, 7};
 	assert_int_equal(fw_cfg_load(fc2, &bad), -EINVAL);
-	bad = (struct fw_cfg_state){ 0x21, 0, 1 };
+	bad = (struct fw_cfg_state){0x21, 0, 1};
 	assert_int_equal(fw_cfg_load(fc2, &bad), -EINVAL);
-	bad = (struct fw_cfg_state){ 0x20, 1, 0 };
+	bad = (struct fw_cfg_state){0x20, 1, 0};
 	assert_int_equal(fw_cfg_load(fc2, &bad), -EINVAL);
 	fw_cfg_save(fc2, &st2);
 	assert_int_equal(st2.selector, 0x20);
 	assert_int_equal(st2.offset, 6); /* unchanged by the rejected loads */
 	/* At the end and on an unknown key with offset 0 are fine. */
-	bad = (struct fw_cfg_state){ 0x20, 0, 6 };
+	bad = (struct fw_cfg_state){0x20, 0, 6};
 	assert_int_equal(fw_cfg_load(fc2, &bad), 0);
-	bad = (struct fw_cfg_state){ 0x8123, 0, 0 };
+	bad = (struct fw_cfg_state){0x8123, 0, 0};
 	assert_int_equal(fw_cfg_load(fc2, &bad), 0);
 
 	fw_cfg_reset(fc2);
@@ -248,12 +248,12 @@ static void test_save_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_signature_and_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_integers_and_strings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_file_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signature_and_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_integers_and_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_file_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,9 @@ static void fake_exit(void *ctx, enum vm_exit_kind kind, int code)
 static int setup(void **state)
 {
 	struct fixture *fx = test_calloc(1, sizeof(*fx));
-	struct irq_line kbd = { fake_irq_set, &fx->f, 1 };
-	struct irq_line aux = { fake_irq_set, &fx->f, 12 };
-	struct exit_sink ex = { fake_exit, &fx->f };
+	struct irq_line kbd = {fake_irq_set, &fx->f, 1};
+	struct irq_line aux = {fake_irq_set, &fx->f, 12};
+	struct exit_sink ex = {fake_exit, &fx->f};
 	assert_int_equal(i8042_create(kbd, aux, ex, &fx->k), 0);
 	*state = fx;
 	return 0;
@@ -173,13 +173,19 @@ static void test_keyboard_commands(void **state)
 		uint8_t in[3];
 		unsigned nin;
 	} cases[] = {
-		{ { 0xff }, 1, { 0xfa, 0xaa }, 2 },	  { { 0xf2 }, 1, { 0xfa, 0xab, 0x83 }, 3 },
-		{ { 0xed, 0x07 }, 2, { 0xfa, 0xfa }, 2 }, { { 0xf3, 0x2b }, 2, { 0xfa, 0xfa }, 2 },
-		{ { 0xf4 }, 1, { 0xfa }, 1 },		  { { 0xf5 }, 1, { 0xfa }, 1 },
-		{ { 0xf6 }, 1, { 0xfa }, 1 },		  { { 0xee }, 1, { 0xee }, 1 },
-		{ { 0x01 }, 1, { 0xfe }, 1 },		  { { 0xf0, 0x00 }, 2, { 0xfa, 0xfa, 0x02 }, 3 },
-		{ { 0xf0, 0x01 }, 2, { 0xfa, 0xfa }, 2 }, { { 0xf0, 0x00 }, 2, { 0xfa, 0xfa, 0x01 }, 3 },
-		{ { 0xf0, 0x09 }, 2, { 0xfa, 0xfe }, 2 },
+	    {{0xff}, 1, {0xfa, 0xaa}, 2},
+	    {{0xf2}, 1, {0xfa, 0xab, 0x83}, 3},
+	    {{0xed, 0x07}, 2, {0xfa, 0xfa}, 2},
+	    {{0xf3, 0x2b}, 2, {0xfa, 0xfa}, 2},
+	    {{0xf4}, 1, {0xfa}, 1},
+	    {{0xf5}, 1, {0xfa}, 1},
+	    {{0xf6}, 1, {0xfa}, 1},
+	    {{0xee}, 1, {0xee}, 1},
+	    {{0x01}, 1, {0xfe}, 1},
+	    {{0xf0, 0x00}, 2, {0xfa, 0xfa, 0x02}, 3},
+	    {{0xf0, 0x01}, 2, {0xfa, 0xfa}, 2},
+	    {{0xf0, 0x00}, 2, {0xfa, 0xfa, 0x01}, 3},
+	    {{0xf0, 0x09}, 2, {0xfa, 0xfe}, 2},
 	};
 	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		for (unsigned i = 0; i < cases[c].nout; i++)
@@ -253,9 +259,9 @@ static void test_aux_commands(void **state)
 	assert_int_equal(fx->f.level[12], 0);
 	expect_empty(fx->k);
 
-	static const uint8_t seq[] = { 0xf2, 0xf3, 200, 0xe8, 3, 0xe7, 0xf4, 0xe9, 0xe1, 0xe8, 9 };
-	static const uint8_t want[] = { 0xfa, 0x00, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa,
-					0xfa, 0xfa, 0x30, 3,	200,  0xfe, 0xfa, 0xfe };
+	static const uint8_t seq[] = {0xf2, 0xf3, 200, 0xe8, 3, 0xe7, 0xf4, 0xe9, 0xe1, 0xe8, 9};
+	static const uint8_t want[] = {0xfa, 0x00, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa,
+				       0xfa, 0x30, 3,	 200,  0xfe, 0xfa, 0xfe};
 	for (unsigned i = 0; i < sizeof(seq); i++) {
 		cmd(fx->k, 0xd4);
 		data_w(fx->k, seq[i]);
@@ -313,7 +319,7 @@ static void test_linux_probe(void **state)
 	cmd(fx->k, 0xa8);
 	cmd(fx->k, 0x20);
 	assert_false(expect_byte(fx->k, 0) & 0x20);
-	static const uint8_t mux[] = { 0xf0, 0x56, 0xa4 };
+	static const uint8_t mux[] = {0xf0, 0x56, 0xa4};
 	for (unsigned i = 0; i < 3; i++) {
 		cmd(fx->k, 0xd3);
 		data_w(fx->k, mux[i]);
@@ -346,10 +352,10 @@ static void test_reset_requests(void **state)
 static void test_save_load(void **state)
 {
 	struct fixture *fx = *state;
-	struct fake f2 = { 0 };
-	struct irq_line kbd = { fake_irq_set, &f2, 1 };
-	struct irq_line aux = { fake_irq_set, &f2, 12 };
-	struct exit_sink ex = { fake_exit, &f2 };
+	struct fake f2 = {0};
+	struct irq_line kbd = {fake_irq_set, &f2, 1};
+	struct irq_line aux = {fake_irq_set, &f2, 12};
+	struct exit_sink ex = {fake_exit, &f2};
 	struct i8042_state st, st2;
 	struct i8042 *k2;
 
@@ -438,19 +444,19 @@ static void test_reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_power_on, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_self_tests_and_ports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kbd_irq_edges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disabled_kbd_holds_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aux_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_output_buffer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_linux_probe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_power_on, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_self_tests_and_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kbd_irq_edges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disabled_kbd_holds_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aux_commands, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_output_buffer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_linux_probe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 #include "hw/uart8250.h"
 
 struct fake {
-	int level;	   /* current IRQ line level */
+	int level;	  /* current IRQ line level */
 	int rises, falls; /* transitions seen */
 	unsigned gsi;
 	uint8_t out[512];
@@ -53,8 +53,8 @@ static void fake_rx_ready(void *ctx)
 static int setup(void **state)
 {
 	struct fixture *fx = test_calloc(1, sizeof(*fx));
-	struct irq_line irq = { fake_irq_set, &fx->f, 4 };
-	struct char_out tx = { fake_write, &fx->f };
+	struct irq_line irq = {fake_irq_set, &fx->f, 4};
+	struct char_out tx = {fake_write, &fx->f};
 	assert_int_equal(uart8250_create(irq, tx, &fx->u), 0);
 	uart8250_set_rx_ready(fx->u, fake_rx_ready, &fx->f);
 	*state = fx;
@@ -178,7 +178,7 @@ static void test_out2_gates_irq(void **state)
 static void test_receive_no_fifo(void **state)
 {
 	struct fixture *fx = *state;
-	const uint8_t in[3] = { 'a', 'b', 'c' };
+	const uint8_t in[3] = {'a', 'b', 'c'};
 	wr(fx->u, MCR, 0x08);
 	wr(fx->u, IER, 0x01);
 	assert_int_equal(uart8250_receive(fx->u, in, 3), 1); /* FIFO disabled: one byte holds */
@@ -219,7 +219,7 @@ static void test_receive_fifo(void **state)
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(rd(fx->u, RBR), 0x30 + i);
 	assert_int_equal(fx->f.rx_ready_calls, 1); /* once, on the first byte of space */
-	assert_int_equal(rd(fx->u, IIR), 0xcc); /* below trigger: character timeout */
+	assert_int_equal(rd(fx->u, IIR), 0xcc);	   /* below trigger: character timeout */
 	assert_int_equal(fx->f.level, 1);
 	for (unsigned i = 3; i < 16; i++)
 		assert_int_equal(rd(fx->u, RBR), 0x30 + i);
@@ -246,7 +246,7 @@ static void test_loopback(void **state)
 	wr(fx->u, MCR, 0x1f);
 	assert_int_equal(rd(fx->u, MSR), 0xf2); /* DSR, RI appeared: DDSR; RI rising is no TERI */
 	wr(fx->u, MCR, 0x1b);
-	assert_int_equal(rd(fx->u, MSR), 0xb4); /* RI fell: TERI */
+	assert_int_equal(rd(fx->u, MSR), 0xb4);		     /* RI fell: TERI */
 	assert_int_equal(uart8250_receive(fx->u, &c, 1), 0); /* receiver disconnected */
 	assert_int_equal(uart8250_rx_space(fx->u), 0);
 
@@ -272,10 +272,10 @@ static void test_loopback_overrun(void **state)
 	wr(fx->u, MCR, 0x10);
 	for (unsigned i = 0; i < 20; i++)
 		wr(fx->u, RBR, (uint8_t)i);
-	wr(fx->u, IER, 0x05); /* ELSI | ERBFI */
+	wr(fx->u, IER, 0x05);			/* ELSI | ERBFI */
 	assert_int_equal(rd(fx->u, IIR), 0xc6); /* line status outranks data */
-	assert_int_equal(rd(fx->u, LSR), 0x63);	 /* OE | DR | THRE | TEMT */
-	assert_int_equal(rd(fx->u, LSR), 0x61);	 /* OE cleared by the read */
+	assert_int_equal(rd(fx->u, LSR), 0x63); /* OE | DR | THRE | TEMT */
+	assert_int_equal(rd(fx->u, LSR), 0x61); /* OE cleared by the read */
 	assert_int_equal(rd(fx->u, IIR), 0xc4);
 	unsigned n = 0;
 	while (rd(fx->u, LSR) & 1) {
@@ -315,11 +315,11 @@ static void test_priority_and_msi(void **state)
 static void test_save_load(void **state)
 {
 	struct fixture *fx = *state;
-	const uint8_t in[5] = { 1, 2, 3, 4, 5 };
+	const uint8_t in[5] = {1, 2, 3, 4, 5};
 	struct uart8250_state st, st2;
-	struct fake f2 = { 0 };
-	struct irq_line irq = { fake_irq_set, &f2, 4 };
-	struct char_out tx = { fake_write, &f2 };
+	struct fake f2 = {0};
+	struct irq_line irq = {fake_irq_set, &f2, 4};
+	struct char_out tx = {fake_write, &f2};
 	struct uart8250 *u2;
 
 	wr(fx->u, FCR, 0x81);
@@ -367,14 +367,14 @@ static void test_load_rejects(void **state)
 	REJECT(bad.ier = 0x10);
 	REJECT(bad.mcr = 0x20);
 	REJECT(bad.lsr_errors = 0x01);
-	REJECT(bad.fcr = 0x80);		      /* trigger bits without FIFO enable */
-	REJECT(bad.fcr = 0x03);		      /* self-clearing bit stored */
-	REJECT(bad.rx_count = 2);	      /* FIFO off holds one byte */
+	REJECT(bad.fcr = 0x80);	  /* trigger bits without FIFO enable */
+	REJECT(bad.fcr = 0x03);	  /* self-clearing bit stored */
+	REJECT(bad.rx_count = 2); /* FIFO off holds one byte */
 	REJECT(bad.fcr = 0x01; bad.rx_count = 17);
-	REJECT(bad.msr = 0x00);		      /* status bits must match MCR */
+	REJECT(bad.msr = 0x00);			/* status bits must match MCR */
 	REJECT(bad.mcr = 0x10; bad.msr = 0xb0); /* loopback with DTR/RTS/OUT low: 0x00 */
 	REJECT(bad.thr_ipending = 2);
-	REJECT(bad.rx_fifo[5] = 1);	      /* garbage past the count */
+	REJECT(bad.rx_fifo[5] = 1); /* garbage past the count */
 #undef REJECT
 	uart8250_save(fx->u, &after);
 	assert_memory_equal(&good, &after, sizeof(good));
@@ -399,18 +399,18 @@ static void test_reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reset_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transmit_and_registers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thre_irq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out2_gates_irq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_receive_no_fifo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_receive_fifo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_priority_and_msi, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transmit_and_registers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_thre_irq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_out2_gates_irq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_receive_no_fifo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_receive_fifo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_and_msi, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
