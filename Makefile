@@ -31,23 +31,27 @@ build: $(BUILD)/vmon
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libvmon.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/vmon: $(MAIN_OBJ) $(BUILD)/libvmon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # A fully static vmon, for running inside minimal guests (the nested-KVM integration test).
 $(BUILD)/vmon-static: $(MAIN_OBJ) $(BUILD)/libvmon.a
-	$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # Unit tests: each tests/unit/test_X.c links against libvmon.a and cmocka.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(BUILD)/libvmon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(BUILD)/libvmon.a $(LDLIBS) -lcmocka
+	@echo "  CCLD    $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(BUILD)/libvmon.a $(LDLIBS) -lcmocka
 
 deps:
 	@bash mk/deps.sh build

@@ -33,7 +33,10 @@ timeout_s=${VMON_GUEST_TIMEOUT:-60}
 backends=${VMON_GUEST_BACKENDS:-kvm emu qemu}
 case_filter=${VMON_GUEST_CASES:-}
 qemu=${QEMU:-qemu-system-x86_64}
-mkdir -p "$logs" || exit 2
+mkdir -p "$logs" 2>/dev/null
+if [ ! -w "$logs" ]; then
+	logs=$(mktemp -d "${TMPDIR:-/tmp}/vmon-guest-logs.XXXXXX") || exit 2
+fi
 
 pass=0 fail=0 skip=0
 
@@ -89,6 +92,8 @@ backend_unusable() {
 	kvm)
 		if [ ! -x "$vmon" ]; then
 			echo "$vmon not built"
+		elif [ ! -c /dev/kvm ]; then
+			echo "/dev/kvm not available (no such character device)"
 		elif ! err=$( { exec 3<>/dev/kvm; } 2>&1); then
 			echo "/dev/kvm not available (${err##*: })"
 		fi

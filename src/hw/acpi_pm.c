@@ -13,7 +13,9 @@
 #define PM_OFF_TMR 8
 
 #define PM1_STS_KNOWN (ACPI_PM1_STS_TMR | ACPI_PM1_STS_PWRBTN)
-#define PM1_EN_WRITABLE (ACPI_PM1_EN_TMR | ACPI_PM1_EN_PWRBTN)
+/* GBL_EN and RTC_EN are stored so the guest's OSPM sees them stick; vmon never raises the
+ * matching events (no firmware shares the global lock, the RTC alarm is not wired to the SCI). */
+#define PM1_EN_WRITABLE (ACPI_PM1_EN_TMR | ACPI_PM1_EN_GBL | ACPI_PM1_EN_PWRBTN | ACPI_PM1_EN_RTC)
 #define PM1_CNT_STORED ACPI_PM1_CNT_SLP_TYP_MASK
 #define NS_PER_S 1000000000ull
 

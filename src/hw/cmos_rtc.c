@@ -41,8 +41,10 @@
 #define UIP_WINDOW_NS 244000ull
 #define OFFSET_LIMIT (1ll << 40)
 
-static const uint8_t rtc_time_regs[] = {RTC_SECONDS,	  RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK,
-					RTC_DAY_OF_MONTH, RTC_MONTH,   RTC_YEAR,  RTC_CENTURY};
+static const uint8_t rtc_time_regs[] = {
+    RTC_SECONDS,      RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK,
+    RTC_DAY_OF_MONTH, RTC_MONTH,   RTC_YEAR,  RTC_CENTURY,
+};
 
 struct cmos_rtc {
 	pthread_mutex_t lock; /* protects everything below except clk, which is constant */

@@ -22,8 +22,9 @@ struct fw_cfg_file {
 	uint32_t size;
 };
 
+/* lock protects everything after it. */
 struct fw_cfg {
-	pthread_mutex_t lock;			       /* protects everything below */
+	pthread_mutex_t lock;
 	struct fw_cfg_item items[2][FW_CFG_MAX_ENTRY]; /* [0] generic, [1] arch-local */
 	struct fw_cfg_file files[FW_CFG_FILE_SLOTS];   /* sorted by name */
 	unsigned nr_files;

@@ -204,7 +204,7 @@ static uint64_t pci_host_bus_read(void *dev, uint64_t off, unsigned size)
 		v = h->config_addr;
 	} else if (off == 1 && size == 1) {
 		v = h->rcr;
-	} else if (off >= 4 && size <= 4) {
+	} else if (off >= 4 && off - 4 + size <= 4) {
 		struct pci_device *d = pci_selected(h);
 		if (d)
 			v = pci_dev_read(d, (h->config_addr & 0xfc) + (unsigned)(off - 4), size);
@@ -224,7 +224,7 @@ static void pci_host_bus_write(void *dev, uint64_t off, unsigned size, uint64_t 
 	} else if (off == 1 && size == 1) {
 		h->rcr = (uint8_t)val & RCR_STORED;
 		reset = (val & (RCR_RST_CPU | RCR_SYS_RST)) == (RCR_RST_CPU | RCR_SYS_RST);
-	} else if (off >= 4 && size <= 4) {
+	} else if (off >= 4 && off - 4 + size <= 4) {
 		struct pci_device *d = pci_selected(h);
 		if (d)
 			pci_dev_write(d, (h->config_addr & 0xfc) + (unsigned)(off - 4), size,

@@ -151,8 +151,7 @@ static void uart_rx_clear(struct uart8250 *u)
 	u->rx_count = 0;
 }
 
-/* Space may have freed up: say whether the input thread should be told (caller does it unlocked).
- */
+/* Space may have freed up: should the input thread be told? (The caller does it unlocked.) */
 static bool uart_rx_notify(struct uart8250 *u)
 {
 	if (!u->rx_blocked || !u->rx_ready || (u->mcr & MCR_LOOP) ||

@@ -243,9 +243,10 @@ static void test_enable_bits(void **state)
 	struct fixture *f = *state;
 
 	wr(f, PM_EN, 2, 0xffff);
-	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_TMR | ACPI_PM1_EN_PWRBTN);
+	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_TMR | ACPI_PM1_EN_GBL | ACPI_PM1_EN_PWRBTN |
+						  ACPI_PM1_EN_RTC);
 	wr(f, PM_EN, 1, 0);
-	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_PWRBTN);
+	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_PWRBTN | ACPI_PM1_EN_RTC);
 	/* Status bits cannot be set by writing. */
 	wr(f, PM_STS, 2, 0xffff);
 	assert_int_equal(rd(f, PM_STS, 2), 0);
@@ -319,7 +320,7 @@ static void test_load_rejects(void **state)
 	bad.sts = 1u << 15;
 	assert_int_equal(acpi_pm_load(&f->pm, &bad), -EINVAL);
 	bad = st;
-	bad.en = 1u << 5;
+	bad.en = 1u << 6; /* reserved */
 	assert_int_equal(acpi_pm_load(&f->pm, &bad), -EINVAL);
 	bad = st;
 	bad.cnt = ACPI_PM1_CNT_SLP_EN | ACPI_PM_SLP_TYP_S5 << ACPI_PM1_CNT_SLP_TYP_SHIFT;

@@ -200,6 +200,10 @@ static void test_data_window_offsets(void **state)
 	assert_int_equal(pio_read(fx->h, 0xcfc, 4), 0x010a);
 	pio_write(fx->h, 0xcf8, 4, EN | 3 << 11 | 0x08);
 	assert_int_equal(pio_read(fx->h, 0xcfc, 4), 0x01800001);
+	/* An access spilling past the window's dword (not deliverable by the bus) is refused. */
+	pio_write(fx->h, 0xcf8, 4, EN | 3 << 11 | 0xfc);
+	assert_int_equal(pci_host_ops.read(fx->h, 6, 4) & 0xffffffff, 0xffffffff);
+	pci_host_ops.write(fx->h, 7, 2, 0);
 }
 
 static void test_bar_sizing(void **state)
