@@ -15,6 +15,11 @@ void log_set_level(enum log_level level)
 	log_level_cur = level;
 }
 
+int log_enabled(enum log_level level)
+{
+	return (int)level <= log_level_cur;
+}
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)

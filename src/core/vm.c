@@ -4,6 +4,7 @@
 #include "core/exitcode.h"
 #include "core/log.h"
 #include "core/machine.h"
+#include "core/memstat.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -228,6 +229,12 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	struct memstat ms;
+	if (log_enabled(LOG_INFO) && memstat_read(&vm->mem, &ms) == 0)
+		log_info("memory: rss %llu KiB (peak %llu KiB): guest RAM %llu KiB, vmon %llu KiB",
+			 (unsigned long long)ms.rss_kib, (unsigned long long)ms.peak_rss_kib,
+			 (unsigned long long)ms.guest_kib,
+			 (unsigned long long)(ms.rss_kib - ms.guest_kib));
 	if (vm->exit_kind == VM_EXIT_USER && vm->exit_code)
 		fprintf(stderr, "vmon: terminating on signal %d\n", vm->exit_code);
 	return vm_exit_status(vm->exit_kind, vm->exit_code);

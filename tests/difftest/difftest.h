@@ -86,4 +86,13 @@ int dt_native_run(struct dt_regs *regs, uint64_t *fault_rip);
 
 uint64_t dt_rand(uint64_t *s);
 
+/* Single-step the code natively (TF) and record the state before each instruction whose
+ * address is in [start, end). Returns the number of steps recorded. */
+struct dt_step {
+	struct dt_regs regs;
+	uint64_t rip;
+};
+int dt_native_trace(struct dt_regs *regs, uint64_t start, uint64_t end, struct dt_step *steps,
+		    int max);
+
 #endif

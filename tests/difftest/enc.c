@@ -32,7 +32,7 @@ static void enc_prefixes(struct gen *g, unsigned pfx, int size, int a32)
 		static const uint8_t junk[] = { 0x2e, 0x3e, 0x26, 0x36 };
 		enc_byte(g, junk[dt_rand(g->rng) & 3]);
 	}
-	if (size == 2 && !(pfx & P_NO66))
+	if ((size == 2 && !(pfx & P_NO66)) || (pfx & P_OPSZ))
 		enc_byte(g, 0x66);
 	if (a32)
 		enc_byte(g, 0x67);

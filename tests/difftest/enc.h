@@ -50,6 +50,7 @@ struct gen {
 #define P_DEF64 0x10 /* opcode defaults to 64-bit: no REX.W for size 8 */
 #define P_REX 0x20  /* force an (empty) REX prefix */
 #define P_SEGJUNK 0x40 /* add ignored segment prefixes */
+#define P_OPSZ 0x80 /* 66 as a mandatory prefix */
 
 void enc_byte(struct gen *g, uint8_t b);
 /* Start of a new instruction (records its offset for failure reports). */

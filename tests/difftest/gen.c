@@ -84,8 +84,6 @@ struct opnd o_reg(int r)
 struct opnd o_mem(struct gen *g, int size, int align, int legacy)
 {
 	struct opnd o;
-	uint64_t r14 = g->s->insn_off[0] & 0; /* placeholder to keep the struct simple */
-	(void)r14;
 	memset(&o, 0, sizeof(o));
 	o.mem = 1;
 	uint64_t off = rn(g, (unsigned)(DT_DATA_SIZE - 64)) + 16;
@@ -94,6 +92,8 @@ struct opnd o_mem(struct gen *g, int size, int align, int legacy)
 	(void)size;
 	uint64_t addr = DT_DATA + off;
 	unsigned k = legacy ? 3 + rn(g, 2) : rn(g, 9);
+	if (k == 8 && align > 1)
+		k = 0; /* RSP alignment is not tracked */
 	switch (k) {
 	case 0:
 	case 1:
@@ -196,7 +196,7 @@ void add_pending(struct gen *g, unsigned size, int skip_items)
 	g->pend[g->npend].pos = g->s->len - size;
 	g->pend[g->npend].size = size;
 	g->pend[g->npend].target = g->nitems + 1 + skip_items;
-	g->pend[g->npend].undef = 0;
+	g->pend[g->npend].undef = g->undef;
 	g->npend++;
 }
 
@@ -330,7 +330,7 @@ static void item_mov(struct gen *g)
 static void item_movx(struct gen *g)
 {
 	int src = rn(g, 2) ? 1 : 2, dst = src == 1 ? rsize_nb(g) : (rn(g, 2) ? 4 : 8);
-	int legacy = src == 1 && rn(g, 3) == 0;
+	int legacy = src == 1 && dst != 8 && rn(g, 3) == 0;
 	uint8_t op[2] = { 0x0f, (uint8_t)((rn(g, 2) ? 0xb6 : 0xbe) + (src == 2)) };
 	struct opnd rm = rn(g, 2) ? o_mem(g, src, 1, legacy)
 				  : o_reg(src == 1 ? pick_breg(g, legacy) : pick_src(g));
@@ -371,7 +371,7 @@ static void item_lea(struct gen *g)
 	}
 	m.scale = (int)rn(g, 4);
 	m.disp = rn(g, 2) ? (int32_t)rnd(g) : (int32_t)rn(g, 256) - 128;
-	m.a32 = rn(g, 4) == 0 && m.kind != M_RIP;
+	m.a32 = rn(g, 4) == 0;
 	m.force_disp32 = rn(g, 6) == 0;
 	if (m.kind == M_RIP)
 		m.target = g->code_addr + (uint64_t)(int64_t)m.disp;
@@ -405,8 +405,8 @@ static void item_unary(struct gen *g, int grp) /* grp 0: INC/DEC, 1: NEG/NOT */
 		 &rm, 0, 0);
 	if (grp == 0)
 		g->undef &= FL_CF; /* INC/DEC keep CF */
-	else if (sub == 0)
-		g->undef = 0; /* NEG */
+	else if (sub == 1)
+		g->undef = 0; /* NEG (/3) defines all six */
 }
 
 static void item_mul(struct gen *g, int imul)
@@ -456,8 +456,9 @@ static void item_div(struct gen *g)
 			d = 1;
 		if (d == 0 || d == 2)
 			d = 3;
-		uint64_t v = rnd(g) | 1;
-		if ((int32_t)v == -1)
+		uint64_t m = size == 8 ? 0xffffffffull : (1ull << (size * 8)) - 1;
+		uint64_t v = (rnd(g) | 1) & m;
+		if (v == m)
 			v = 7;
 		emit_mov_imm(g, size, d, size == 8 ? (uint64_t)(int64_t)(int32_t)v : v);
 		if (sgn) {
@@ -572,7 +573,7 @@ static void item_bt(struct gen *g)
 	} else {
 		int r = pick_reg(g);
 		if (rm.mem) /* keep the bit offset near the operand */
-			emit_mov_imm(g, 4, r, (uint64_t)((int)rn(g, 512) - 128));
+			emit_mov_imm(g, 8, r, (uint64_t)(int64_t)((int)rn(g, 512) - 128));
 		op[1] = (uint8_t)(0xa3 + sub * 8);
 		enc_start(g);
 		enc_insn(g, pfx, size, op, 2, r, &rm, 0, 0);
@@ -604,16 +605,14 @@ static void item_misc1(struct gen *g, int group)
 
 	enc_start(g);
 	switch (group) {
-	case G_BSWAP:
-		enc_oreg(g, 0x0f00, rn(g, 2) ? 4 : 8, 0x0f, 0, 0, 0);
-		g->s->len--; /* rewrite: 0F C8+r */
-		{
-			int r = pick_reg(g);
-			if (r >= 8)
-				g->s->code[g->s->len - 1] |= 1;
-			enc_byte(g, (uint8_t)(0xc8 + (r & 7)));
-		}
+	case G_BSWAP: {
+		int r = pick_reg(g), w = (int)rn(g, 2);
+		if (w || r >= 8)
+			enc_byte(g, (uint8_t)(0x40 | (w ? 8 : 0) | (r >= 8)));
+		enc_byte(g, 0x0f);
+		enc_byte(g, (uint8_t)(0xc8 + (r & 7)));
 		break;
+	}
 	case G_CBW:
 		if (g->avoid & 5)
 			break;
@@ -649,20 +648,13 @@ static void item_misc1(struct gen *g, int group)
 	}
 	case G_ADX: {
 		int adox = (int)rn(g, 2);
-		struct opnd rm = o_rm(g, rn(g, 2) ? 4 : 8, 0, 0);
+		struct opnd rm = o_rm(g, 8, 0, 0);
 		need_flags(g, adox ? FL_OF : FL_CF);
 		enc_start(g);
 		op[0] = 0x0f;
 		op[1] = 0x38;
 		op[2] = 0xf6;
-		enc_insn(g, adox ? P_REP : 0, rm.mem ? (rn(g, 2) ? 4 : 8) : 8, op, 3, pick_reg(g),
-			 &rm, 0, 0);
-		if (!adox) { /* ADCX has a 66 prefix: emit it before REX by re-encoding */
-			unsigned start = g->s->insn_off[g->s->ninsn - 1];
-			memmove(&g->s->code[start + 1], &g->s->code[start], g->s->len - start);
-			g->s->code[start] = 0x66;
-			g->s->len++;
-		}
+		enc_insn(g, adox ? P_REP : P_OPSZ, rn(g, 2) ? 4 : 8, op, 3, pick_reg(g), &rm, 0, 0);
 		break;
 	}
 	}
@@ -688,9 +680,6 @@ static void item_cmpxchg(struct gen *g, int xadd)
 			m2.disp += w ? 8 : 4;
 			if (m2.kind == M_RIP)
 				m2.target += w ? 8 : 4;
-			if (m2.kind == M_ABS || m2.kind == M_INDEX_ONLY || m2.kind == M_BASE ||
-			    m2.kind == M_BASE_INDEX)
-				;
 			enc_start(g);
 			enc_insn(g, 0, w ? 8 : 4, &mv, 1, 2, &m2, 0, 0);
 		}
@@ -771,12 +760,7 @@ void dt_gen(uint64_t *rng, const struct dt_gen_opts *o, uint64_t code_addr, stru
 		default: gen_ctl_item(g, grp); break;
 		}
 		g->nitems++;
-		for (int i = 0; i < g->npend; i++) {
-			if (g->pend[i].target == g->nitems) {
-				g->undef |= g->pend[i].undef;
-			}
-		}
-		/* resolve jumps that land here */
+		/* resolve jumps that land here; flags are the union over both paths */
 		for (int i = 0; i < g->npend;) {
 			if (g->pend[i].target <= g->nitems) {
 				int64_t rel = (int64_t)s->len - (g->pend[i].pos + g->pend[i].size);
@@ -786,9 +770,9 @@ void dt_gen(uint64_t *rng, const struct dt_gen_opts *o, uint64_t code_addr, stru
 					s->code[g->pend[i].pos] = (uint8_t)rel;
 				else
 					memcpy(&s->code[g->pend[i].pos], &(int32_t){ (int32_t)rel }, 4);
+				g->undef |= g->pend[i].undef;
 				g->pend[i] = g->pend[--g->npend];
 			} else {
-				g->pend[i].undef |= g->undef;
 				i++;
 			}
 		}

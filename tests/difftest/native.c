@@ -1,5 +1,4 @@
 /* Native side of the differential test: region mapping, prologue/epilogue code, fault capture. */
-#define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +14,11 @@ struct native_state {
 	int trap;
 	uint64_t rip;
 	struct dt_regs regs;
+	/* single-step tracing */
+	int tracing;
+	uint64_t t_start, t_end;
+	struct dt_step *steps;
+	int nsteps, max_steps;
 };
 
 static struct native_state *ns; /* test harness only: the signal handler needs it */
@@ -27,8 +31,20 @@ static const int greg_idx[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, R
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
 	ucontext_t *uc = uc_;
-	(void)sig;
 	(void)si;
+	if (sig == SIGTRAP && ns->tracing) {
+		uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+		if (rip >= ns->t_start && rip < ns->t_end && ns->nsteps < ns->max_steps) {
+			struct dt_step *st = &ns->steps[ns->nsteps++];
+			for (int i = 0; i < 16; i++)
+				st->regs.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_idx[i]];
+			st->regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+			st->rip = rip;
+		}
+		if (rip == ns->t_end)
+			uc->uc_mcontext.gregs[REG_EFL] &= ~0x100ll;
+		return;
+	}
 	for (int i = 0; i < 16; i++)
 		ns->regs.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_idx[i]];
 	ns->regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
@@ -125,6 +141,22 @@ unsigned dt_epilogue(uint8_t *p)
 	p[n++] = 0x20;
 	memcpy(p + n, restore, sizeof(restore));
 	return n + sizeof(restore);
+}
+
+int dt_native_trace(struct dt_regs *regs, uint64_t start, uint64_t end, struct dt_step *steps,
+		    int max)
+{
+	uint64_t frip;
+	ns->tracing = 1;
+	ns->t_start = start;
+	ns->t_end = end;
+	ns->steps = steps;
+	ns->nsteps = 0;
+	ns->max_steps = max;
+	regs->rflags |= 0x100;
+	dt_native_run(regs, &frip);
+	ns->tracing = 0;
+	return ns->nsteps;
 }
 
 int dt_native_run(struct dt_regs *regs, uint64_t *fault_rip)

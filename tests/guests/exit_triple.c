@@ -1,8 +1,7 @@
 /* exit_triple: loads an IDT with limit 0 and executes ud2. The #UD vector is beyond the limit
  * (#GP), so is #GP's (#DF), and so is #DF's: a triple fault, which resets the machine. QEMU with
- * -no-reboot and vmon exit with status 0. (ud2 rather than int3: KVM's in-kernel instruction
- * emulator, which paravirtual KVM hosts such as kvm-pvm run every instruction through, cannot
- * emulate int3 in long mode.) */
+ * -no-reboot and vmon exit with status 0. (ud2 rather than int3: the in-kernel instruction
+ * emulator of paravirtual KVM hosts such as kvm-pvm cannot emulate int3 in long mode.) */
 #include "guest.h"
 
 int main(const struct boot_info *bi)

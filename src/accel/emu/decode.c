@@ -263,6 +263,7 @@ opcode:
 			FETCH(b);
 		}
 	}
+	unsigned opc = b;
 	struct emu_opinfo oi;
 	if (map == 1)
 		oi = emu_optab_1b[b];
@@ -319,17 +320,17 @@ opcode:
 		}
 	} else if (oi.f & (D_RO | D_ACC)) {
 		in->flags |= EMU_I_REG;
-		in->rm = (oi.f & D_RO) ? (uint8_t)((b & 7) | ((rex & 1) << 3)) : X86_RAX;
+		in->rm = (oi.f & D_RO) ? (uint8_t)((opc & 7) | ((rex & 1) << 3)) : X86_RAX;
 		in->reg = X86_RAX;
 	}
 	if (seg != EMU_REG_NONE)
 		in->seg = (uint8_t)seg;
 
-	dec_special(in, &oi, map, b, rep, opsz, modrm, mode);
+	dec_special(in, &oi, map, opc, rep, opsz, modrm, mode);
 	in->op = oi.op;
 	in->sub = oi.sub;
-	if (oi.op == EMU_OP_CMPXCHG8B && (rex & 8))
-		in->osize = 16;
+	if (oi.op == EMU_OP_CMPXCHG8B)
+		in->osize = (rex & 8) ? 16 : 8;
 	if (oi.op == EMU_OP_MOVSX && oi.sub == 4 && in->osize < 4)
 		in->sub = in->osize; /* MOVSXD with 66: a plain 16-bit move */
 

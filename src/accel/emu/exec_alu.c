@@ -235,7 +235,7 @@ static void exec_imul_n(struct emu_cpu *c, const struct emu_insn *in)
 static void exec_div(struct emu_cpu *c, const struct emu_insn *in, uint64_t d)
 {
 	unsigned size = in->osize, bits = size * 8;
-	uint64_t lo = reg_get(c, X86_RAX, size), hi, q, r;
+	uint64_t lo = reg_get(c, X86_RAX, size == 1 ? 2 : size), hi, q, r;
 
 	if (size == 1) {
 		hi = (lo >> 8) & 0xff;
