@@ -3,9 +3,9 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -13,11 +13,13 @@
 #define CTRL_A 0x01
 
 struct console_io {
+	struct evloop *el;
 	int in_fd;
+	int in_watched; /* in_fd is registered with the loop */
 	int is_tty;
+	int tty_fd; /* the terminal whose settings are restored on stop */
 	struct termios saved;
 	int wake_fd;
-	pthread_t thread;
 	console_deliver_fn deliver;
 	void *ctx;
 	struct exit_sink exit;
@@ -78,53 +80,73 @@ static size_t console_filter(struct console_io *c, const uint8_t *in, size_t n, 
 	return m;
 }
 
-static void *console_thread(void *arg)
-{
-	struct console_io *c = arg;
-	int in_open = 1;
+static void console_on_input(void *ctx, int fd, uint32_t events);
 
-	for (;;) {
-		struct pollfd pfd[2] = { { .fd = c->wake_fd, .events = POLLIN },
-					 { .fd = c->in_fd, .events = POLLIN } };
-		int have_pending = c->pos < c->npending;
-		/* While the device is full, poll only for wake-up and retry every millisecond. */
-		int nfds = (in_open && !have_pending) ? 2 : 1;
-		int r = poll(pfd, (nfds_t)nfds, have_pending ? 1 : -1);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents)
-			break;
-		if (nfds == 2 && pfd[1].revents) {
-			uint8_t raw[sizeof(c->pending)];
-			ssize_t n = read(c->in_fd, raw, sizeof(raw));
-			if (n <= 0) {
-				if (n < 0 && (errno == EINTR || errno == EAGAIN))
-					continue;
-				in_open = 0; /* EOF: the guest keeps running without input */
-				continue;
-			}
-			c->npending = console_filter(c, raw, (size_t)n, c->pending);
-			c->pos = 0;
-		}
-		if (c->pos < c->npending)
-			c->pos += c->deliver(c->ctx, c->pending + c->pos, c->npending - c->pos);
+/* Offer pending bytes; stop or resume watching stdin accordingly. Loop thread only. */
+static void console_flush(struct console_io *c)
+{
+	if (c->pos < c->npending)
+		c->pos += c->deliver(c->ctx, c->pending + c->pos, c->npending - c->pos);
+	int want = c->pos >= c->npending;
+	if (want && !c->in_watched && c->in_fd >= 0) {
+		if (evloop_add(c->el, c->in_fd, EPOLLIN, console_on_input, c) == 0)
+			c->in_watched = 1;
+	} else if (!want && c->in_watched) {
+		evloop_del(c->el, c->in_fd);
+		c->in_watched = 0;
 	}
-	return NULL;
 }
 
-int console_start(struct console_io **out, int in_fd, console_deliver_fn deliver, void *ctx,
-		  struct exit_sink exit)
+static void console_on_input(void *ctx, int fd, uint32_t events)
+{
+	struct console_io *c = ctx;
+	uint8_t raw[sizeof(c->pending)];
+	ssize_t n = read(fd, raw, sizeof(raw));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF or error: the guest keeps running without input. */
+		evloop_del(c->el, fd);
+		c->in_watched = 0;
+		c->in_fd = -1;
+		return;
+	}
+	c->npending = console_filter(c, raw, (size_t)n, c->pending);
+	c->pos = 0;
+	console_flush(c);
+}
+
+static void console_on_wake(void *ctx, int fd, uint32_t events)
+{
+	struct console_io *c = ctx;
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+	console_flush(c);
+}
+
+void console_rx_ready(void *ctx)
+{
+	struct console_io *c = ctx;
+	uint64_t one = 1;
+	ssize_t w = write(c->wake_fd, &one, sizeof(one));
+	(void)w;
+}
+
+int console_start(struct console_io **out, struct evloop *el, int in_fd,
+		  console_deliver_fn deliver, void *ctx, struct exit_sink exit)
 {
 	struct console_io *c = calloc(1, sizeof(*c));
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
+	c->el = el;
 	c->in_fd = in_fd;
 	c->deliver = deliver;
 	c->ctx = ctx;
 	c->exit = exit;
-	c->wake_fd = eventfd(0, EFD_CLOEXEC);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
 		ret = -errno;
 		free(c);
@@ -134,11 +156,24 @@ int console_start(struct console_io **out, int in_fd, console_deliver_fn deliver
 		struct termios raw = c->saved;
 		cfmakeraw(&raw);
 		raw.c_oflag |= OPOST | ONLCR; /* keep output newline translation readable */
-		if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
+		if (tcsetattr(in_fd, TCSANOW, &raw) == 0) {
 			c->is_tty = 1;
+			c->tty_fd = in_fd;
+		}
 	}
-	ret = -pthread_create(&c->thread, NULL, console_thread, c);
+	ret = evloop_add(el, c->wake_fd, EPOLLIN, console_on_wake, c);
+	if (!ret) {
+		ret = evloop_add(el, in_fd, EPOLLIN, console_on_input, c);
+		/* /dev/null and regular files cannot be polled: no input then. */
+		if (ret == -EPERM) {
+			c->in_fd = -1;
+			ret = 0;
+		} else if (!ret) {
+			c->in_watched = 1;
+		}
+	}
 	if (ret) {
+		evloop_del(el, c->wake_fd);
 		if (c->is_tty)
 			tcsetattr(in_fd, TCSANOW, &c->saved);
 		close(c->wake_fd);
@@ -153,12 +188,11 @@ void console_stop(struct console_io *c)
 {
 	if (!c)
 		return;
-	uint64_t one = 1;
-	ssize_t w = write(c->wake_fd, &one, sizeof(one));
-	(void)w;
-	pthread_join(c->thread, NULL);
+	if (c->in_watched)
+		evloop_del(c->el, c->in_fd);
+	evloop_del(c->el, c->wake_fd);
 	if (c->is_tty)
-		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+		tcsetattr(c->tty_fd, TCSANOW, &c->saved);
 	close(c->wake_fd);
 	free(c);
 }

@@ -37,6 +37,8 @@ struct machine {
 	struct testdev *testdev;
 	struct fd_out testdev_out;
 	struct console_io *console;
+	struct evloop evloop; /* device back-ends and the console run here */
+	int evloop_ready;
 	struct e820_map e820;
 };
 
@@ -206,6 +208,9 @@ int machine_build(struct vm *vm)
 		return -ENOMEM;
 	vm->machine = m;
 	m->serial_fd = -1;
+	if ((ret = evloop_init(&m->evloop)))
+		return ret;
+	m->evloop_ready = 1;
 	if ((ret = machine_serial(vm, m)) || (ret = machine_legacy(vm, m)))
 		return ret;
 	ret = e820_build(&vm->mem, &m->e820);
@@ -234,22 +239,32 @@ static size_t console_to_uart(void *ctx, const uint8_t *buf, size_t len)
 int machine_start_io(struct vm *vm)
 {
 	struct machine *m = vm->machine;
-	if (vm->cfg.serial != SERIAL_STDIO)
-		return 0;
-	int ret = console_start(&m->console, STDIN_FILENO, console_to_uart, m->uart,
-				vm_exit_sink(vm));
+	int ret;
+	if (vm->cfg.serial == SERIAL_STDIO) {
+		ret = console_start(&m->console, &m->evloop, STDIN_FILENO, console_to_uart, m->uart,
+				    vm_exit_sink(vm));
+		if (ret) {
+			log_err("cannot start the console: %s", strerror(-ret));
+			return ret;
+		}
+		uart8250_set_rx_ready(m->uart, console_rx_ready, m->console);
+	}
+	ret = evloop_start(&m->evloop);
 	if (ret)
-		log_err("cannot start the console: %s", strerror(-ret));
+		log_err("cannot start the event loop: %s", strerror(-ret));
 	return ret;
 }
 
 void machine_stop_io(struct vm *vm)
 {
 	struct machine *m = vm->machine;
-	if (m) {
-		console_stop(m->console);
-		m->console = NULL;
-	}
+	if (!m || !m->evloop_ready)
+		return;
+	evloop_stop(&m->evloop);
+	if (m->uart)
+		uart8250_set_rx_ready(m->uart, NULL, NULL);
+	console_stop(m->console);
+	m->console = NULL;
 }
 
 void machine_destroy(struct vm *vm)
@@ -258,6 +273,8 @@ void machine_destroy(struct vm *vm)
 	if (!m)
 		return;
 	machine_stop_io(vm);
+	if (m->evloop_ready)
+		evloop_destroy(&m->evloop);
 	if (m->testdev) {
 		testdev_destroy(m->testdev);
 		free(m->testdev);

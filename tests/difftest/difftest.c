@@ -52,15 +52,15 @@ static void env_pio_out(void *ctx, uint16_t port, unsigned size, uint32_t val)
 }
 
 static const struct emu_mem_ops env_ops = {
-	.ram_ptr = env_ram_ptr,
-	.mmio_read = env_mmio_read,
-	.mmio_write = env_mmio_write,
-	.pio_in = env_pio_in,
-	.pio_out = env_pio_out,
+    .ram_ptr = env_ram_ptr,
+    .mmio_read = env_mmio_read,
+    .mmio_write = env_mmio_write,
+    .pio_in = env_pio_in,
+    .pio_out = env_pio_out,
 };
 
-static const char *const reg_names[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-					   "r8",  "r9",	 "r10", "r11", "r12", "r13", "r14", "r15" };
+static const char *const reg_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+					  "r8",	 "r9",	"r10", "r11", "r12", "r13", "r14", "r15"};
 
 /* 64-bit user-mode state as the host runs the sequence (paging is off in emu: identity map). */
 static void emu_state_init(struct x86_cpu_state *st, const struct dt_regs *r, uint64_t rip)
@@ -129,7 +129,8 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 			bad |= st.gpr[k] != nat[i].regs.gpr[k];
 		bad |= ((st.rflags ^ nat[i].regs.rflags) & DT_FLAGS_CMP) != 0;
 		if (bad) {
-			printf("  trace: first difference before step %d (rip native %#llx emu %#llx)\n",
+			printf("  trace: first difference before step %d (rip native %#llx emu "
+			       "%#llx)\n",
 			       i, (unsigned long long)nat[i].rip, (unsigned long long)st.rip);
 			if (i > 0)
 				printf("  after the instruction at %#llx\n",
@@ -140,7 +141,8 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 					       (unsigned long long)nat[i].regs.gpr[k],
 					       (unsigned long long)st.gpr[k]);
 			printf("    rflags: native %#llx emu %#llx\n",
-			       (unsigned long long)nat[i].regs.rflags, (unsigned long long)st.rflags);
+			       (unsigned long long)nat[i].regs.rflags,
+			       (unsigned long long)st.rflags);
 			return;
 		}
 		if (emu_step(cpu) != EMU_EXIT_NONE)
@@ -209,10 +211,10 @@ int main(int argc, char **argv)
 	static struct emu_cpu cpu;
 	static struct dt_seq seq;
 	static uint8_t mem0[DT_MEM_SIZE], mem_n[DT_MEM_SIZE];
-	struct emu_env env = { 0 };
-	struct opts o = { 0 };
+	struct emu_env env = {0};
+	struct opts o = {0};
 	long pass = 0, fail = 0, shown = 0, faults = 0;
-	long grp_n[G_NGROUPS] = { 0 }, grp_fail[G_NGROUPS] = { 0 };
+	long grp_n[G_NGROUPS] = {0}, grp_fail[G_NGROUPS] = {0};
 	struct x86_cpu_state st;
 
 	if (parse_args(argc, argv, &o) || dt_native_init())
@@ -253,16 +255,19 @@ int main(int argc, char **argv)
 
 		if (trap) {
 			faults++;
-			if (er != EMU_EXIT_EXCEPTION || cpu.exit.vector != trap - 1 || st.rip != frip)
-				w += snprintf(why + w, sizeof(why) - w,
-					      "native trap %d at %#llx; emu exit %d vector %d at %#llx\n  ",
-					      trap - 1, (unsigned long long)frip, er, cpu.exit.vector,
-					      (unsigned long long)st.rip);
+			if (er != EMU_EXIT_EXCEPTION || cpu.exit.vector != trap - 1 ||
+			    st.rip != frip)
+				w += snprintf(
+				    why + w, sizeof(why) - w,
+				    "native trap %d at %#llx; emu exit %d vector %d at %#llx\n  ",
+				    trap - 1, (unsigned long long)frip, er, cpu.exit.vector,
+				    (unsigned long long)st.rip);
 		} else if (er != EMU_EXIT_EXCEPTION || cpu.exit.vector != 13 ||
 			   st.rip != seq_addr + seq.len) {
 			/* The end marker is HLT, which raises #GP(0) at CPL 3 as the host would. */
-			w += snprintf(why + w, sizeof(why) - w, "emu exit %d (vector %d) at %#llx\n  ",
-				      er, cpu.exit.vector, (unsigned long long)st.rip);
+			w += snprintf(why + w, sizeof(why) - w,
+				      "emu exit %d (vector %d) at %#llx\n  ", er, cpu.exit.vector,
+				      (unsigned long long)st.rip);
 			if (er == EMU_EXIT_UNIMPL) {
 				w += snprintf(why + w, sizeof(why) - w, "unimplemented:");
 				for (unsigned i = 0; i < cpu.exit.len && w < 3900; i++)
@@ -283,17 +288,19 @@ int main(int argc, char **argv)
 					      (unsigned long long)r0.gpr[i]);
 		uint64_t fm = DT_FLAGS_CMP & ~(uint64_t)seq.undef;
 		if ((rn_.rflags ^ re.rflags) & fm)
-			w += snprintf(why + w, sizeof(why) - w,
-				      "rflags: native %#llx emu %#llx (compared %#llx, initial %#llx)\n  ",
-				      (unsigned long long)rn_.rflags, (unsigned long long)re.rflags,
-				      (unsigned long long)fm, (unsigned long long)r0.rflags);
+			w += snprintf(
+			    why + w, sizeof(why) - w,
+			    "rflags: native %#llx emu %#llx (compared %#llx, initial %#llx)\n  ",
+			    (unsigned long long)rn_.rflags, (unsigned long long)re.rflags,
+			    (unsigned long long)fm, (unsigned long long)r0.rflags);
 		if (memcmp(mem_n, (void *)DT_DATA, DT_MEM_SIZE)) {
 			for (unsigned i = 0; i < DT_MEM_SIZE && w < 3900; i++)
 				if (mem_n[i] != ((uint8_t *)DT_DATA)[i]) {
-					w += snprintf(why + w, sizeof(why) - w,
-						      "memory differs from %#llx: native %02x emu %02x\n  ",
-						      (unsigned long long)(DT_DATA + i), mem_n[i],
-						      ((uint8_t *)DT_DATA)[i]);
+					w += snprintf(
+					    why + w, sizeof(why) - w,
+					    "memory differs from %#llx: native %02x emu %02x\n  ",
+					    (unsigned long long)(DT_DATA + i), mem_n[i],
+					    ((uint8_t *)DT_DATA)[i]);
 					break;
 				}
 		}

@@ -9,7 +9,7 @@
 
 /* Fixed layout (all below 2 GiB so that disp32 absolute addressing reaches it). */
 #define DT_REGION 0x20000000ull
-#define DT_CODE DT_REGION		/* prologue + sequence + epilogue */
+#define DT_CODE DT_REGION /* prologue + sequence + epilogue */
 #define DT_CODE_SIZE 0x4000ull
 #define DT_DATA (DT_REGION + 0x10000ull) /* scratch data */
 #define DT_DATA_SIZE 0x2000ull
@@ -57,18 +57,51 @@ struct dt_seq {
 };
 
 enum dt_group {
-	G_ALU, G_ALUI, G_TEST, G_MOV, G_MOVX, G_LEA, G_XCHG, G_INCDEC, G_NEGNOT, G_MUL, G_IMUL,
-	G_DIV, G_SHIFT, G_SHXD, G_BT, G_BSCAN, G_BSWAP, G_CBW, G_SETCC, G_CMOV, G_JCC, G_JMP,
-	G_CALL, G_LOOP, G_PUSH, G_PUSHF, G_ENTER, G_STRING, G_CMPXCHG, G_XADD, G_MOVBE, G_FLAGOP,
-	G_NOP, G_XLAT, G_ADX, G_PREFIX, G_NGROUPS
+	G_ALU,
+	G_ALUI,
+	G_TEST,
+	G_MOV,
+	G_MOVX,
+	G_LEA,
+	G_XCHG,
+	G_INCDEC,
+	G_NEGNOT,
+	G_MUL,
+	G_IMUL,
+	G_DIV,
+	G_SHIFT,
+	G_SHXD,
+	G_BT,
+	G_BSCAN,
+	G_BSWAP,
+	G_CBW,
+	G_SETCC,
+	G_CMOV,
+	G_JCC,
+	G_JMP,
+	G_CALL,
+	G_LOOP,
+	G_PUSH,
+	G_PUSHF,
+	G_ENTER,
+	G_STRING,
+	G_CMPXCHG,
+	G_XADD,
+	G_MOVBE,
+	G_FLAGOP,
+	G_NOP,
+	G_XLAT,
+	G_ADX,
+	G_PREFIX,
+	G_NGROUPS
 };
 
 extern const char *const dt_group_names[G_NGROUPS];
 
 struct dt_gen_opts {
-	uint64_t only;	/* group mask (0: all) */
-	int strict;	/* do not track undefined flags (report every difference) */
-	int faults;	/* allow faulting items (#DE, #UD, #GP) */
+	uint64_t only; /* group mask (0: all) */
+	int strict;    /* do not track undefined flags (report every difference) */
+	int faults;    /* allow faulting items (#DE, #UD, #GP) */
 };
 
 /* Generate one sequence into s (code to be placed at code_addr) with initial registers r and

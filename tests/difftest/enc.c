@@ -29,7 +29,7 @@ static int needs_rex_byte(int r)
 static void enc_prefixes(struct gen *g, unsigned pfx, int size, int a32)
 {
 	if (pfx & P_SEGJUNK) {
-		static const uint8_t junk[] = { 0x2e, 0x3e, 0x26, 0x36 };
+		static const uint8_t junk[] = {0x2e, 0x3e, 0x26, 0x36};
 		enc_byte(g, junk[dt_rand(g->rng) & 3]);
 	}
 	if ((size == 2 && !(pfx & P_NO66)) || (pfx & P_OPSZ))
@@ -102,8 +102,10 @@ void enc_insn(struct gen *g, unsigned pfx, int size, const uint8_t *opc, int nop
 		break;
 	default: {
 		int b = rm->base & 7, sib = rm->kind == M_BASE_INDEX || b == 4;
-		int mod = rm->force_disp32 ? 2 : rm->disp == 0 && b != 5 ? 0
-						 : rm->disp >= -128 && rm->disp < 128 ? 1 : 2;
+		int mod = rm->force_disp32		       ? 2
+			  : rm->disp == 0 && b != 5	       ? 0
+			  : rm->disp >= -128 && rm->disp < 128 ? 1
+							       : 2;
 		enc_byte(g, (uint8_t)((mod << 6) | r3 | (sib ? 4 : b)));
 		if (sib) {
 			int idx = rm->kind == M_BASE_INDEX ? rm->index & 7 : 4;

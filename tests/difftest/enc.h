@@ -14,8 +14,8 @@ enum m_kind { M_BASE, M_BASE_INDEX, M_RIP, M_ABS, M_INDEX_ONLY };
 
 struct opnd {
 	int mem;
-	int reg;	/* register form */
-	int kind;	/* memory form */
+	int reg;  /* register form */
+	int kind; /* memory form */
 	int base, index, scale;
 	int32_t disp;
 	uint64_t target; /* M_RIP */
@@ -29,10 +29,10 @@ struct gen {
 	uint64_t code_addr;
 	const struct dt_gen_opts *o;
 	uint32_t undef;
-	uint32_t avoid;	 /* registers items must not write (bit mask) */
-	int depth;	 /* net 8-byte pushes */
+	uint32_t avoid; /* registers items must not write (bit mask) */
+	int depth;	/* net 8-byte pushes */
 	int nitems;
-	int faulted;	 /* a faulting item was emitted: stop */
+	int faulted; /* a faulting item was emitted: stop */
 	/* forward jumps waiting for an item boundary */
 	struct {
 		unsigned pos, size;
@@ -44,13 +44,13 @@ struct gen {
 
 /* Prefix flags for enc_insn */
 #define P_LOCK 0x1
-#define P_REP 0x2   /* F3 */
-#define P_REPNE 0x4 /* F2 */
-#define P_NO66 0x8  /* operand size 2 without 66 (never used) */
-#define P_DEF64 0x10 /* opcode defaults to 64-bit: no REX.W for size 8 */
-#define P_REX 0x20  /* force an (empty) REX prefix */
+#define P_REP 0x2      /* F3 */
+#define P_REPNE 0x4    /* F2 */
+#define P_NO66 0x8     /* operand size 2 without 66 (never used) */
+#define P_DEF64 0x10   /* opcode defaults to 64-bit: no REX.W for size 8 */
+#define P_REX 0x20     /* force an (empty) REX prefix */
 #define P_SEGJUNK 0x40 /* add ignored segment prefixes */
-#define P_OPSZ 0x80 /* 66 as a mandatory prefix */
+#define P_OPSZ 0x80    /* 66 as a mandatory prefix */
 
 void enc_byte(struct gen *g, uint8_t b);
 /* Start of a new instruction (records its offset for failure reports). */

@@ -15,10 +15,10 @@
 
 uint64_t rnd(struct gen *g);
 unsigned rn(struct gen *g, unsigned n);
-int rsize(struct gen *g);		/* 1, 2, 4 or 8 */
-int rsize_nb(struct gen *g);		/* 2, 4 or 8 */
-int pick_reg(struct gen *g);		/* a writable GPR (not RSP, R12-R14, not avoided) */
-int pick_src(struct gen *g);		/* any GPR readable as a source (incl. R12-R14) */
+int rsize(struct gen *g);		  /* 1, 2, 4 or 8 */
+int rsize_nb(struct gen *g);		  /* 2, 4 or 8 */
+int pick_reg(struct gen *g);		  /* a writable GPR (not RSP, R12-R14, not avoided) */
+int pick_src(struct gen *g);		  /* any GPR readable as a source (incl. R12-R14) */
 int pick_breg(struct gen *g, int legacy); /* byte register; legacy: AL..BL, AH..BH */
 struct opnd o_reg(int r);
 /* A memory operand of size bytes inside the data area; align: required alignment (1..16);
@@ -37,6 +37,8 @@ void add_pending(struct gen *g, unsigned size, int skip_items);
 /* One item of a simple data-processing group (used as LOOP bodies). */
 void item_alu_simple(struct gen *g);
 
+/* Emit one item of group; gen_alu_item returns 0 when the group is not a data-processing one. */
+int gen_alu_item(struct gen *g, int group);
 void gen_ctl_item(struct gen *g, int group);
 
 #endif

@@ -159,7 +159,8 @@ static void item_push(struct gen *g)
 				enc_insn(g, P_DEF64, w16 ? 2 : 8, &op, 1, 0, NULL, 1, rnd(g));
 			} else {
 				op = 0x68;
-				enc_insn(g, P_DEF64, w16 ? 2 : 8, &op, 1, 0, NULL, w16 ? 2 : 4, rnd(g));
+				enc_insn(g, P_DEF64, w16 ? 2 : 8, &op, 1, 0, NULL, w16 ? 2 : 4,
+					 rnd(g));
 			}
 			break;
 		default: {
@@ -198,8 +199,7 @@ static void item_pushf(struct gen *g)
 		m.base = 4;
 		uint8_t op = 0x81;
 		enc_start(g);
-		enc_insn(g, 0, w16 ? 2 : 8, &op, 1, 4, &m, w16 ? 2 : 4,
-			 0x202 | (rnd(g) & 0xcd5));
+		enc_insn(g, 0, w16 ? 2 : 8, &op, 1, 4, &m, w16 ? 2 : 4, 0x202 | (rnd(g) & 0xcd5));
 		op = 0x83;
 		enc_start(g);
 		enc_insn(g, 0, w16 ? 2 : 8, &op, 1, 1, &m, 1, rnd(g) & 0x55);
@@ -239,7 +239,7 @@ static void item_enter(struct gen *g)
 
 static void item_string(struct gen *g)
 {
-	static const uint8_t ops[] = { 0xa4, 0xa6, 0xaa, 0xac, 0xae };
+	static const uint8_t ops[] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
 	unsigned k = rn(g, 5), rep = rn(g, 3), n = rn(g, 10);
 	int size = rsize(g), cmp = k == 1 || k == 4;
 
@@ -273,7 +273,7 @@ static void item_string(struct gen *g)
 
 static void item_flagop(struct gen *g)
 {
-	static const uint8_t ops[] = { 0xf8, 0xf9, 0xf5, 0xfc, 0xfd, 0x9f, 0x9e };
+	static const uint8_t ops[] = {0xf8, 0xf9, 0xf5, 0xfc, 0xfd, 0x9f, 0x9e};
 	unsigned k = rn(g, 7);
 
 	if (k == 2)
@@ -294,25 +294,25 @@ static void item_flagop(struct gen *g)
 static void item_nop(struct gen *g)
 {
 	static const uint8_t nops[][12] = {
-		{ 1, 0x90 },
-		{ 2, 0x66, 0x90 },
-		{ 2, 0xf3, 0x90 },
-		{ 3, 0x0f, 0x1f, 0x00 },
-		{ 4, 0x0f, 0x1f, 0x40, 0x00 },
-		{ 5, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-		{ 6, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
-		{ 7, 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
-		{ 8, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
-		{ 10, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
-		{ 4, 0xf3, 0x0f, 0x1e, 0xfa },
-		{ 4, 0x41, 0x0f, 0x1f, 0xc0 },
-		{ 3, 0x48, 0x0f, 0x1f },
+	    {1, 0x90},
+	    {2, 0x66, 0x90},
+	    {2, 0xf3, 0x90},
+	    {3, 0x0f, 0x1f, 0x00},
+	    {4, 0x0f, 0x1f, 0x40, 0x00},
+	    {5, 0x0f, 0x1f, 0x44, 0x00, 0x00},
+	    {6, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00},
+	    {7, 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00},
+	    {8, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+	    {10, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+	    {4, 0xf3, 0x0f, 0x1e, 0xfa},
+	    {4, 0x41, 0x0f, 0x1f, 0xc0},
+	    {3, 0x48, 0x0f, 0x1f},
 	};
 	unsigned k = rn(g, 13);
 
 	enc_start(g);
 	if (k == 12) { /* prefetch / nop with a random memory operand */
-		uint8_t op[2] = { 0x0f, (uint8_t)(rn(g, 2) ? 0x18 : 0x1f) };
+		uint8_t op[2] = {0x0f, (uint8_t)(rn(g, 2) ? 0x18 : 0x1f)};
 		struct opnd m = o_mem(g, 1, 1, 0);
 		enc_insn(g, 0, 4, op, 2, op[1] == 0x18 ? (int)rn(g, 4) : 0, &m, 0, 0);
 		return;
@@ -394,7 +394,7 @@ static void item_prefix(struct gen *g)
 		g->faulted = 1;
 		break;
 	case 7: { /* invalid in 64-bit mode / UD2 */
-		static const uint8_t bad[] = { 0x06, 0x27, 0xd6, 0x0f, 0x60, 0xce };
+		static const uint8_t bad[] = {0x06, 0x27, 0xd6, 0x0f, 0x60, 0xce};
 		uint8_t b = bad[rn(g, 6)];
 		enc_byte(g, b);
 		if (b == 0x0f)
@@ -415,17 +415,41 @@ static void item_prefix(struct gen *g)
 void gen_ctl_item(struct gen *g, int group)
 {
 	switch (group) {
-	case G_JCC: item_jcc(g); break;
-	case G_JMP: item_jmp(g); break;
-	case G_CALL: item_call(g); break;
-	case G_LOOP: item_loop(g); break;
-	case G_PUSH: item_push(g); break;
-	case G_PUSHF: item_pushf(g); break;
-	case G_ENTER: item_enter(g); break;
-	case G_STRING: item_string(g); break;
-	case G_FLAGOP: item_flagop(g); break;
-	case G_NOP: item_nop(g); break;
-	case G_XLAT: item_xlat(g); break;
-	case G_PREFIX: item_prefix(g); break;
+	case G_JCC:
+		item_jcc(g);
+		break;
+	case G_JMP:
+		item_jmp(g);
+		break;
+	case G_CALL:
+		item_call(g);
+		break;
+	case G_LOOP:
+		item_loop(g);
+		break;
+	case G_PUSH:
+		item_push(g);
+		break;
+	case G_PUSHF:
+		item_pushf(g);
+		break;
+	case G_ENTER:
+		item_enter(g);
+		break;
+	case G_STRING:
+		item_string(g);
+		break;
+	case G_FLAGOP:
+		item_flagop(g);
+		break;
+	case G_NOP:
+		item_nop(g);
+		break;
+	case G_XLAT:
+		item_xlat(g);
+		break;
+	case G_PREFIX:
+		item_prefix(g);
+		break;
 	}
 }

@@ -24,9 +24,9 @@ struct native_state {
 static struct native_state *ns; /* test harness only: the signal handler needs it */
 
 /* ucontext gregs index for each GPR in x86 encoding order. */
-static const int greg_idx[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
-				  REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
-				  REG_R12, REG_R13, REG_R14, REG_R15 };
+static const int greg_idx[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+				 REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
+				 REG_R12, REG_R13, REG_R14, REG_R15};
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
@@ -71,7 +71,7 @@ int dt_native_init(void)
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	int sigs[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP };
+	int sigs[] = {SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP};
 	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL))
 			return -1;
@@ -99,7 +99,7 @@ static unsigned put_mov_rax(uint8_t *p, unsigned reg, int32_t disp, int load)
 
 unsigned dt_prologue(uint8_t *p)
 {
-	static const uint8_t save[] = { 0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57 };
+	static const uint8_t save[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
 	struct dt_ctx *ctx = (struct dt_ctx *)DT_CTX;
 	unsigned n = 0;
 
@@ -120,8 +120,8 @@ unsigned dt_prologue(uint8_t *p)
 
 unsigned dt_epilogue(uint8_t *p)
 {
-	static const uint8_t restore[] = { 0xfc, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c,
-					   0x5d, 0x5b, 0xc3 };
+	static const uint8_t restore[] = {0xfc, 0x41, 0x5f, 0x41, 0x5e, 0x41,
+					  0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3};
 	struct dt_ctx *ctx = (struct dt_ctx *)DT_CTX;
 	uint64_t a = (uint64_t)&ctx->out[0];
 	unsigned n = 0;

@@ -40,12 +40,12 @@ struct emu_mem_ops {
 
 /* Why emu_run/emu_step returned. */
 enum emu_exit {
-	EMU_EXIT_NONE = 0,   /* emu_step only: one instruction completed */
-	EMU_EXIT_HLT,	     /* HLT executed; rip points after it */
-	EMU_EXIT_LIMIT,	     /* max_insns instructions retired */
-	EMU_EXIT_EXCEPTION,  /* an exception could not be delivered: exit.vector/error_code */
-	EMU_EXIT_UNIMPL,     /* unimplemented instruction: exit.bytes/len; rip points at it */
-	EMU_EXIT_STOP,	     /* emu_request_stop was called */
+	EMU_EXIT_NONE = 0,  /* emu_step only: one instruction completed */
+	EMU_EXIT_HLT,	    /* HLT executed; rip points after it */
+	EMU_EXIT_LIMIT,	    /* max_insns instructions retired */
+	EMU_EXIT_EXCEPTION, /* an exception could not be delivered: exit.vector/error_code */
+	EMU_EXIT_UNIMPL,    /* unimplemented instruction: exit.bytes/len; rip points at it */
+	EMU_EXIT_STOP,	    /* emu_request_stop was called */
 };
 
 /* Lazy flags: which operation last defined the arithmetic flags (see flags.c). */
@@ -84,11 +84,11 @@ enum emu_mode { EMU_MODE_16 = 0, EMU_MODE_32 = 1, EMU_MODE_64 = 2 };
 struct emu_icache;
 
 struct emu_exit_info {
-	uint32_t reason;  /* enum emu_exit */
-	uint8_t vector;	  /* EXCEPTION */
+	uint32_t reason; /* enum emu_exit */
+	uint8_t vector;	 /* EXCEPTION */
 	uint8_t has_error;
 	uint32_t error_code;
-	uint8_t len;	  /* UNIMPL: instruction bytes (as far as decoded) */
+	uint8_t len; /* UNIMPL: instruction bytes (as far as decoded) */
 	uint8_t bytes[15];
 };
 
@@ -97,9 +97,9 @@ struct emu_cpu {
 	struct emu_lazy_flags cc;
 
 	/* Mode cache, recomputed by emu_cpu_update_mode from CS, CR0, EFER. */
-	uint8_t mode;	      /* enum emu_mode: default code size */
-	uint8_t stack_size;   /* 2, 4 or 8 */
-	uint8_t flat;	      /* segment bases 0 and no limit checks needed (64-bit mode) */
+	uint8_t mode;	    /* enum emu_mode: default code size */
+	uint8_t stack_size; /* 2, 4 or 8 */
+	uint8_t flat;	    /* segment bases 0 and no limit checks needed (64-bit mode) */
 	uint8_t cpl;
 	uint64_t ip_mask;     /* 0xffff, 0xffffffff or ~0 */
 	uint64_t lin_mask;    /* 0xffffffff outside long mode, else ~0 */
@@ -119,7 +119,6 @@ struct emu_cpu {
 
 	struct emu_exit_info exit;
 	jmp_buf jb; /* exceptions unwind to emu_run with longjmp */
-	uint64_t stats_insns;
 };
 
 /* Initialise cpu with the power-on reset state, the given callbacks and an empty decode cache.

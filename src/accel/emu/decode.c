@@ -52,10 +52,10 @@ static inline uint64_t sext(uint64_t v, unsigned bytes)
 }
 
 /* 16-bit addressing: base and index registers by rm. */
-static const uint8_t modrm16_base[8] = { X86_RBX, X86_RBX, X86_RBP, X86_RBP,
-					 EMU_REG_NONE, EMU_REG_NONE, X86_RBP, X86_RBX };
-static const uint8_t modrm16_index[8] = { X86_RSI, X86_RDI, X86_RSI, X86_RDI,
-					  X86_RSI, X86_RDI, EMU_REG_NONE, EMU_REG_NONE };
+static const uint8_t modrm16_base[8] = {X86_RBX,      X86_RBX,	    X86_RBP, X86_RBP,
+					EMU_REG_NONE, EMU_REG_NONE, X86_RBP, X86_RBX};
+static const uint8_t modrm16_index[8] = {X86_RSI, X86_RDI, X86_RSI,	 X86_RDI,
+					 X86_RSI, X86_RDI, EMU_REG_NONE, EMU_REG_NONE};
 
 static int dec_modrm_mem16(struct dstate *d, struct emu_insn *in, unsigned mod, unsigned rm)
 {
@@ -225,7 +225,7 @@ static int dec_lock_ok(const struct emu_insn *in, const struct emu_opinfo *oi)
 
 int emu_decode(const uint8_t *p, unsigned avail, unsigned mode, struct emu_insn *in)
 {
-	struct dstate dd = { .p = p, .avail = avail, .i = 0 }, *d = &dd;
+	struct dstate dd = {.p = p, .avail = avail, .i = 0}, *d = &dd;
 	unsigned rex = 0, rex_present = 0, opsz = 0, adsz = 0, lock = 0, rep = 0;
 	unsigned seg = EMU_REG_NONE, map = 1, modrm = 0;
 	uint8_t b;
@@ -240,17 +240,34 @@ int emu_decode(const uint8_t *p, unsigned avail, unsigned mode, struct emu_insn 
 			continue;
 		}
 		switch (b) {
-		case 0x66: opsz = 1; break;
-		case 0x67: adsz = 1; break;
-		case 0xf0: lock = 1; break;
-		case 0xf2: case 0xf3: rep = b; break;
-		case 0x26: case 0x2e: case 0x36: case 0x3e:
+		case 0x66:
+			opsz = 1;
+			break;
+		case 0x67:
+			adsz = 1;
+			break;
+		case 0xf0:
+			lock = 1;
+			break;
+		case 0xf2:
+		case 0xf3:
+			rep = b;
+			break;
+		case 0x26:
+		case 0x2e:
+		case 0x36:
+		case 0x3e:
 			if (mode != EMU_MODE_64)
 				seg = (b >> 3) & 3;
 			break;
-		case 0x64: seg = X86_FS; break;
-		case 0x65: seg = X86_GS; break;
-		default: goto opcode;
+		case 0x64:
+			seg = X86_FS;
+			break;
+		case 0x65:
+			seg = X86_GS;
+			break;
+		default:
+			goto opcode;
 		}
 		rex = rex_present = 0; /* a REX not immediately before the opcode is ignored */
 	}
@@ -270,8 +287,8 @@ opcode:
 	else if (map == 2)
 		oi = emu_optab_0f[b];
 	else /* 0F38 and 0F3A: ModRM always, 0F3A an imm8 */
-		oi = (struct emu_opinfo){ .op = EMU_OP_UNIMPL, .imm = map == 4 ? I_UB : I_NONE,
-					  .f = D_M };
+		oi = (struct emu_opinfo){
+		    .op = EMU_OP_UNIMPL, .imm = map == 4 ? I_UB : I_NONE, .f = D_M};
 
 	if (mode == EMU_MODE_64 && (oi.f & D_I64)) {
 		in->len = (uint8_t)d->i;

@@ -50,8 +50,8 @@ enum emu_op {
 	EMU_OP_LZCNT,
 	EMU_OP_POPCNT,
 	EMU_OP_BSWAP,
-	EMU_OP_CBW, /* CBW/CWDE/CDQE */
-	EMU_OP_CWD, /* CWD/CDQ/CQO */
+	EMU_OP_CBW,   /* CBW/CWDE/CDQE */
+	EMU_OP_CWD,   /* CWD/CDQ/CQO */
 	EMU_OP_SETCC, /* sub = condition */
 	EMU_OP_CMOV,
 	EMU_OP_JCC, /* imm = sign-extended displacement */
@@ -59,7 +59,7 @@ enum emu_op {
 	EMU_OP_CALL_REL,
 	EMU_OP_JMP_E,
 	EMU_OP_CALL_E,
-	EMU_OP_RET, /* imm = bytes to release */
+	EMU_OP_RET,  /* imm = bytes to release */
 	EMU_OP_LOOP, /* sub: 0 LOOPNE, 1 LOOPE, 2 LOOP */
 	EMU_OP_JCXZ,
 	EMU_OP_PUSH_E,
@@ -93,16 +93,32 @@ enum emu_op {
 	EMU_OP_SAHF,
 	EMU_OP_XLAT,
 	EMU_OP_HLT,
-	EMU_OP_IN,  /* port = imm unless EMU_I_DX */
+	EMU_OP_IN, /* port = imm unless EMU_I_DX */
 	EMU_OP_OUT,
 	EMU_OP_INT, /* imm = vector (INT3, INT n, INT1) */
 	EMU_OP_COUNT
 };
 
-enum emu_alu { EMU_ALU_ADD, EMU_ALU_OR, EMU_ALU_ADC, EMU_ALU_SBB, EMU_ALU_AND, EMU_ALU_SUB,
-	       EMU_ALU_XOR, EMU_ALU_CMP };
-enum emu_shift { EMU_SH_ROL, EMU_SH_ROR, EMU_SH_RCL, EMU_SH_RCR, EMU_SH_SHL, EMU_SH_SHR,
-		 EMU_SH_SAL, EMU_SH_SAR };
+enum emu_alu {
+	EMU_ALU_ADD,
+	EMU_ALU_OR,
+	EMU_ALU_ADC,
+	EMU_ALU_SBB,
+	EMU_ALU_AND,
+	EMU_ALU_SUB,
+	EMU_ALU_XOR,
+	EMU_ALU_CMP
+};
+enum emu_shift {
+	EMU_SH_ROL,
+	EMU_SH_ROR,
+	EMU_SH_RCL,
+	EMU_SH_RCR,
+	EMU_SH_SHL,
+	EMU_SH_SHR,
+	EMU_SH_SAL,
+	EMU_SH_SAR
+};
 
 /* struct emu_insn.flags */
 #define EMU_I_REG 0x01	 /* E operand is register rm (mod == 3 or implied) */
@@ -121,22 +137,22 @@ enum emu_shift { EMU_SH_ROL, EMU_SH_ROR, EMU_SH_RCL, EMU_SH_RCR, EMU_SH_SHL, EMU
 
 /* A decoded instruction, 32 bytes. */
 struct emu_insn {
-	uint8_t op;	/* enum emu_op */
-	uint8_t sub;	/* ALU/shift kind, condition code, source size, ... */
-	uint8_t len;	/* bytes */
-	uint8_t flags;	/* EMU_I_* */
-	uint8_t osize;	/* operand size: 1, 2, 4, 8 (16 for CMPXCHG16B) */
-	uint8_t asize;	/* address size: 2, 4, 8 */
-	uint8_t reg;	/* ModRM reg (with REX.R), or byte register code */
-	uint8_t rm;	/* register form of r/m (with REX.B) */
-	uint8_t base;	/* memory form: base register, EMU_REG_RIP or EMU_REG_NONE */
-	uint8_t index;	/* index register or EMU_REG_NONE */
-	uint8_t scale;	/* index shift 0..3 */
-	uint8_t seg;	/* effective segment (enum x86_sreg) */
+	uint8_t op;    /* enum emu_op */
+	uint8_t sub;   /* ALU/shift kind, condition code, source size, ... */
+	uint8_t len;   /* bytes */
+	uint8_t flags; /* EMU_I_* */
+	uint8_t osize; /* operand size: 1, 2, 4, 8 (16 for CMPXCHG16B) */
+	uint8_t asize; /* address size: 2, 4, 8 */
+	uint8_t reg;   /* ModRM reg (with REX.R), or byte register code */
+	uint8_t rm;    /* register form of r/m (with REX.B) */
+	uint8_t base;  /* memory form: base register, EMU_REG_RIP or EMU_REG_NONE */
+	uint8_t index; /* index register or EMU_REG_NONE */
+	uint8_t scale; /* index shift 0..3 */
+	uint8_t seg;   /* effective segment (enum x86_sreg) */
 	int32_t disp;
-	uint16_t imm2;	/* ENTER nesting level */
+	uint16_t imm2; /* ENTER nesting level */
 	uint8_t pad[2];
-	uint64_t imm;	/* immediate, sign- or zero-extended as the op expects */
+	uint64_t imm; /* immediate, sign- or zero-extended as the op expects */
 };
 
 /* Decoder results (negative). */

@@ -36,9 +36,22 @@
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 
 /* Exception vectors */
-enum { EMU_DE = 0, EMU_DB = 1, EMU_BP = 3, EMU_OF = 4, EMU_UD = 6, EMU_NM = 7, EMU_DF = 8,
-       EMU_TS = 10, EMU_NP = 11, EMU_SS = 12, EMU_GP = 13, EMU_PF = 14, EMU_MF = 16,
-       EMU_AC = 17 };
+enum {
+	EMU_DE = 0,
+	EMU_DB = 1,
+	EMU_BP = 3,
+	EMU_OF = 4,
+	EMU_UD = 6,
+	EMU_NM = 7,
+	EMU_DF = 8,
+	EMU_TS = 10,
+	EMU_NP = 11,
+	EMU_SS = 12,
+	EMU_GP = 13,
+	EMU_PF = 14,
+	EMU_MF = 16,
+	EMU_AC = 17
+};
 
 /* Memory access kinds for translation and TLB fill. */
 enum emu_acc { EMU_ACC_R = 0, EMU_ACC_W = 1, EMU_ACC_X = 2 };
@@ -239,8 +252,8 @@ uint64_t emu_pop(struct emu_cpu *c, unsigned size);
 
 /* ---- lazy flags (flags.c) ---- */
 
-static inline void cc_set(struct emu_cpu *c, unsigned op, unsigned size, uint64_t res,
-			  uint64_t s1, uint64_t s2)
+static inline void cc_set(struct emu_cpu *c, unsigned op, unsigned size, uint64_t res, uint64_t s1,
+			  uint64_t s2)
 {
 	c->cc.op = (uint8_t)op;
 	c->cc.size = (uint8_t)size;

@@ -96,8 +96,8 @@ static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned 
 		uint64_t a = reg_get(c, in->rm, size);
 		if (test) {
 			r = a & b;
-			cc = (struct emu_lazy_flags){ .op = EMU_CC_LOGIC, .size = (uint8_t)size,
-						      .res = r };
+			cc = (struct emu_lazy_flags){
+			    .op = EMU_CC_LOGIC, .size = (uint8_t)size, .res = r};
 		} else {
 			r = alu_compute(c, kind, size, a, b, &cc);
 			if (kind != EMU_ALU_CMP)
@@ -111,8 +111,8 @@ static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned 
 		uint64_t a = emu_ld(c, in->seg, ea, size);
 		if (test) {
 			r = a & b;
-			cc = (struct emu_lazy_flags){ .op = EMU_CC_LOGIC, .size = (uint8_t)size,
-						      .res = r };
+			cc = (struct emu_lazy_flags){
+			    .op = EMU_CC_LOGIC, .size = (uint8_t)size, .res = r};
 		} else {
 			alu_compute(c, kind, size, a, b, &cc);
 		}

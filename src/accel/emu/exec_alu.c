@@ -191,8 +191,9 @@ static void exec_mul(struct emu_cpu *c, const struct emu_insn *in, uint64_t src)
 			ovf = hi != 0;
 		}
 	} else {
-		uint64_t p = sgn ? (uint64_t)((int64_t)sz_sext(a, size) * (int64_t)sz_sext(src, size))
-				 : a * src;
+		uint64_t p =
+		    sgn ? (uint64_t)((int64_t)sz_sext(a, size) * (int64_t)sz_sext(src, size))
+			: a * src;
 		lo = p & sz_mask(size);
 		hi = (p >> (size * 8)) & sz_mask(size);
 		ovf = sgn ? sz_sext(lo, size) != p : hi != 0;
@@ -329,7 +330,8 @@ void emu_exec_bitop(struct emu_cpu *c, const struct emu_insn *in)
 			/* The bit offset is signed and may address memory beyond the operand. */
 			int64_t so = (int64_t)sz_sext(off, size);
 			int64_t words = so >= 0 ? so / (int64_t)bits : -((-so + bits - 1) / bits);
-			ea = (emu_ea(c, in) + (uint64_t)(words * (int64_t)size)) & sz_mask(in->asize);
+			ea = (emu_ea(c, in) + (uint64_t)(words * (int64_t)size)) &
+			     sz_mask(in->asize);
 			a = emu_ld(c, in->seg, ea, size);
 		}
 		off &= bits - 1;
@@ -394,7 +396,8 @@ void emu_exec_cmpxchg(struct emu_cpu *c, const struct emu_insn *in)
 		emu_probe_write(c, in->seg, ea, size);
 		if (eq) {
 			emu_st(c, in->seg, ea, h, reg_get(c, X86_RBX, h));
-			emu_st(c, in->seg, (ea + h) & sz_mask(in->asize), h, reg_get(c, X86_RCX, h));
+			emu_st(c, in->seg, (ea + h) & sz_mask(in->asize), h,
+			       reg_get(c, X86_RCX, h));
 		} else {
 			emu_st(c, in->seg, ea, h, lo);
 			emu_st(c, in->seg, (ea + h) & sz_mask(in->asize), h, hi);

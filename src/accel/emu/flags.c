@@ -102,14 +102,30 @@ static int cond_from_flags(uint32_t f, unsigned cc)
 	int r;
 
 	switch (cc >> 1) {
-	case 0: r = !!(f & F_OF); break;
-	case 1: r = !!(f & F_CF); break;
-	case 2: r = !!(f & F_ZF); break;
-	case 3: r = !!(f & (F_CF | F_ZF)); break;
-	case 4: r = !!(f & F_SF); break;
-	case 5: r = !!(f & F_PF); break;
-	case 6: r = !(f & F_SF) != !(f & F_OF); break;
-	default: r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF)); break;
+	case 0:
+		r = !!(f & F_OF);
+		break;
+	case 1:
+		r = !!(f & F_CF);
+		break;
+	case 2:
+		r = !!(f & F_ZF);
+		break;
+	case 3:
+		r = !!(f & (F_CF | F_ZF));
+		break;
+	case 4:
+		r = !!(f & F_SF);
+		break;
+	case 5:
+		r = !!(f & F_PF);
+		break;
+	case 6:
+		r = !(f & F_SF) != !(f & F_OF);
+		break;
+	default:
+		r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF));
+		break;
 	}
 	return r ^ (cc & 1);
 }
@@ -123,26 +139,48 @@ int emu_cond(const struct emu_cpu *c, unsigned cc)
 	if (l->op == EMU_CC_SUB) {
 		int64_t sa = (int64_t)sz_sext(l->src1, sz), sb = (int64_t)sz_sext(l->src2, sz);
 		switch (cc >> 1) {
-		case 1: r = l->src1 < l->src2; break;
-		case 2: r = l->res == 0; break;
-		case 3: r = l->src1 <= l->src2; break;
-		case 4: r = sz_msb(l->res, sz); break;
-		case 6: r = sa < sb; break;
-		case 7: r = sa <= sb; break;
-		default: return cond_from_flags(emu_flags_arith(c), cc);
+		case 1:
+			r = l->src1 < l->src2;
+			break;
+		case 2:
+			r = l->res == 0;
+			break;
+		case 3:
+			r = l->src1 <= l->src2;
+			break;
+		case 4:
+			r = sz_msb(l->res, sz);
+			break;
+		case 6:
+			r = sa < sb;
+			break;
+		case 7:
+			r = sa <= sb;
+			break;
+		default:
+			return cond_from_flags(emu_flags_arith(c), cc);
 		}
 		return r ^ (cc & 1);
 	}
 	if (l->op == EMU_CC_LOGIC) {
 		switch (cc >> 1) {
 		case 0:
-		case 1: r = 0; break;
+		case 1:
+			r = 0;
+			break;
 		case 2:
-		case 3: r = l->res == 0; break;
+		case 3:
+			r = l->res == 0;
+			break;
 		case 4:
-		case 6: r = sz_msb(l->res, sz); break;
-		case 7: r = l->res == 0 || sz_msb(l->res, sz); break;
-		default: return cond_from_flags(emu_flags_arith(c), cc);
+		case 6:
+			r = sz_msb(l->res, sz);
+			break;
+		case 7:
+			r = l->res == 0 || sz_msb(l->res, sz);
+			break;
+		default:
+			return cond_from_flags(emu_flags_arith(c), cc);
 		}
 		return r ^ (cc & 1);
 	}

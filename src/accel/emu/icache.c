@@ -131,8 +131,8 @@ void emu_icache_invalidate_page(struct emu_cpu *c, uint64_t page)
 		return;
 	for (uint32_t i = p->blocks; i;) {
 		struct emu_block *b = &ic->blocks[i - 1];
-		uint32_t next = (b->gpa & EMU_PAGE_MASK) == page ? b->page_next
-								  : ic->block_page1_next[i - 1];
+		uint32_t next =
+		    (b->gpa & EMU_PAGE_MASK) == page ? b->page_next : ic->block_page1_next[i - 1];
 		b->mode = IC_DEAD;
 		i = next;
 	}
@@ -146,7 +146,8 @@ void emu_invalidate_phys(struct emu_cpu *c, uint64_t gpa, uint64_t len)
 {
 	if (!len)
 		return;
-	for (uint64_t pg = gpa & EMU_PAGE_MASK; pg <= ((gpa + len - 1) & EMU_PAGE_MASK); pg += 4096) {
+	for (uint64_t pg = gpa & EMU_PAGE_MASK; pg <= ((gpa + len - 1) & EMU_PAGE_MASK);
+	     pg += 4096) {
 		emu_icache_invalidate_page(c, pg);
 		if (pg + 4096 == 0)
 			break;
@@ -190,7 +191,7 @@ static const struct emu_block *ic_mmio_block(struct emu_cpu *c, uint64_t gpa,
 		emu_raise(c, EMU_GP, 1, 0);
 	if (r == EMU_DEC_UD)
 		ic->tmp_insn.op = EMU_OP_UD;
-	ic->tmp_block = (struct emu_block){ .gpa = gpa, .n = 1, .mode = IC_DEAD };
+	ic->tmp_block = (struct emu_block){.gpa = gpa, .n = 1, .mode = IC_DEAD};
 	*insns = &ic->tmp_insn;
 	return &ic->tmp_block;
 }
@@ -234,8 +235,8 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 		if (in->flags & EMU_I_END)
 			break;
 	}
-	*b = (struct emu_block){ .gpa = gpa, .gpa_last = page1, .first = ic->ninsns,
-				 .n = (uint16_t)n, .mode = c->mode };
+	*b = (struct emu_block){
+	    .gpa = gpa, .gpa_last = page1, .first = ic->ninsns, .n = (uint16_t)n, .mode = c->mode};
 	if (ic_page_add(ic, page0, bi, &b->page_next) ||
 	    (page1 != page0 && ic_page_add(ic, page1, bi, &ic->block_page1_next[bi]))) {
 		ic_flush(ic); /* page table full: start over (retranslated on the next lookup) */
