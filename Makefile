@@ -36,7 +36,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/libvmon.a: $(LIB_OBJ)
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcsT $@ $^
 
 $(BUILD)/vmon: $(MAIN_OBJ) $(BUILD)/libvmon.a
 	@echo "  LD      $@"

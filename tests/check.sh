@@ -8,6 +8,15 @@ export VMON_RESULTS="$BUILD/results.txt"
 rc=0
 echo "== unit tests"
 make --no-print-directory -s unit BUILD="$BUILD" || rc=1
+echo "== emu differential test (random instruction sequences: host CPU vs emu)"
+if out=$(bash tests/difftest/run.sh "$BUILD" 2>&1); then
+	echo "$out" | tail -3
+	echo "difftest 1 0" >>"$VMON_RESULTS"
+else
+	echo "$out" | tail -40
+	echo "difftest 0 1" >>"$VMON_RESULTS"
+	rc=1
+fi
 echo "== guest tests"
 bash tests/run-guests.sh "$BUILD" || rc=1
 echo "== integration tests"

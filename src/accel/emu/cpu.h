@@ -151,7 +151,7 @@ void emu_invalidate_phys(struct emu_cpu *cpu, uint64_t gpa, uint64_t len);
 /* Run until an exit condition or max_insns retired instructions (0 means no limit), delivering
  * exceptions architecturally where the implemented subset allows. Returns an enum emu_exit;
  * cpu->exit holds the details. st.rip names the instruction that did not complete (for
- * EXCEPTION and UNIMPL), or the next one. */
+ * EXCEPTION and UNIMPL; after INT n/INT3, which trap, the next one), or the next one. */
 int emu_run(struct emu_cpu *cpu, uint64_t max_insns);
 
 /* Execute one instruction. Returns EMU_EXIT_NONE when it retired normally, else as emu_run. */

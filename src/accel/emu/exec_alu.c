@@ -1,10 +1,10 @@
 /* emu: shifts and rotates, SHLD/SHRD, multiply and divide, bit test/scan/count, CMPXCHG family,
  * XADD, ADCX/ADOX. These compute their flags eagerly (cc.op = EMU_CC_EAGER).
  *
- * Flags the SDM leaves undefined are produced as documented in tests/difftest/README (what the
- * AMD Zen and Intel Core hosts we compared against produce where they agree; the differential
- * test masks the rest). Destinations are written before flags so that a faulting store leaves
- * the flags untouched. */
+ * Flags the SDM leaves undefined get deterministic values (AF=0 after shifts, SF/ZF/PF from the
+ * low half after multiplies, unchanged after DIV/IDIV, BT* and BSF/BSR); tests/difftest/README.md
+ * lists them and how they compare with real hosts. Destinations are written before flags so that
+ * a faulting store leaves the flags untouched. */
 #include "accel/emu/emu_priv.h"
 
 /* 64 x 64 -> 128 unsigned multiply, portable. */
