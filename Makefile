@@ -94,3 +94,43 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
+
+# ---- fuzz: libFuzzer harnesses with ASan + UBSan (layer 4; see fuzz/README.md) ------------------
+# Every src/ file but src/cli/main.c is compiled again with clang and the sanitizers into
+# $(BUILD)/fuzz/libvmon-fuzz.a (objects under $(BUILD)/fuzz/obj, never the gcc ones); each
+# fuzz/fuzz_X.c links against it into $(BUILD)/fuzz/fuzz_X. `make fuzz` builds the harnesses,
+# `make fuzz-run` also runs each for FUZZ_SECONDS (default 10) through tests/run-fuzz.sh.
+# The library is built without -Werror: clang warns about things gcc accepts in code that is not
+# ours to change here; the harnesses themselves build with -Werror.
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(filter-out -O2 -Werror,$(CFLAGS_BASE)) -O1 -fno-omit-frame-pointer \
+	-Wno-gnu-variable-sized-type-not-at-end $(FUZZ_SAN) \
+	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"'
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	@bash tests/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
+$(FUZZ_LIB_OBJ): $(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/libvmon-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(FUZZ_BIN): $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/fuzz/libvmon-fuzz.a
+	@mkdir -p $(dir $@)
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -Ifuzz -o $@ $< \
+		$(BUILD)/fuzz/libvmon-fuzz.a $(LDLIBS)
+
+-include $(shell find $(BUILD)/fuzz -name '*.d' 2>/dev/null)
+# ---- end of fuzz ---------------------------------------------------------------------------------

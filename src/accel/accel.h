@@ -29,6 +29,11 @@ struct accel_ops {
 	int (*vcpu_run)(struct vcpu *vcpu);
 	void (*vcpu_kick)(struct vcpu *vcpu);
 	void (*set_irq)(struct vm *vm, unsigned gsi, int level);
+	/* Optional: signal fd when the guest writes `datamatch` (len bytes) to addr on the MMIO
+	 * (is_pio 0) or PIO bus, without leaving the kernel (KVM_IOEVENTFD). NULL or -ENOTSUP: the
+	 * caller keeps handling the write through the bus. deassign 1 removes the registration. */
+	int (*ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
+			 int is_pio, int deassign);
 };
 
 extern const struct accel_ops accel_kvm_ops;

@@ -242,6 +242,22 @@ static void kvm_set_irq(struct vm *vm, unsigned gsi, int level)
 		log_rl(LOG_WARN, "kvm: KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
 }
 
+static int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
+			 int is_pio, int deassign)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+			 (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+	};
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct accel_ops accel_kvm_ops = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -254,4 +270,5 @@ const struct accel_ops accel_kvm_ops = {
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
 	.set_irq = kvm_set_irq,
+	.ioeventfd = kvm_ioeventfd,
 };
