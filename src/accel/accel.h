@@ -25,7 +25,8 @@ struct accel_ops {
 	void (*vcpu_destroy)(struct vcpu *vcpu);
 	int (*vcpu_set_state)(struct vcpu *vcpu, const struct x86_cpu_state *st);
 	int (*vcpu_get_state)(struct vcpu *vcpu, struct x86_cpu_state *st);
-	/* Run until the VM stops; returns 0, or -errno after requesting a VM_EXIT_VMM_ERROR exit. */
+	/* Run until the VM stops; returns 0, or -errno after requesting a VM_EXIT_VMM_ERROR exit.
+	 */
 	int (*vcpu_run)(struct vcpu *vcpu);
 	void (*vcpu_kick)(struct vcpu *vcpu);
 	void (*set_irq)(struct vm *vm, unsigned gsi, int level);

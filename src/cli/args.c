@@ -11,28 +11,28 @@
 #include <unistd.h>
 
 const char cli_usage[] =
-	"usage: vmon run --kernel KERNEL [options]\n"
-	"       vmon --version | --help\n"
-	"\n"
-	"Run an x86 guest. KERNEL is a Linux bzImage, an ELF vmlinux with a PVH note, or a\n"
-	"multiboot v1 kernel (ELF32 or a.out kludge).\n"
-	"\n"
-	"options for run:\n"
-	"  --kernel FILE          guest kernel (required)\n"
-	"  --initrd FILE          initial ramdisk (Linux) or first module (multiboot)\n"
-	"  --cmdline STR          kernel command line\n"
-	"  --mem SIZE             guest RAM, e.g. 256M, 2G (default 256M, minimum 8M)\n"
-	"  --cpus N               number of vCPUs (default 1)\n"
-	"  --accel kvm|emu|auto   CPU backend (default auto: kvm when the host CPU has VMX/SVM\n"
-	"                         and /dev/kvm opens, else emu)\n"
-	"  --serial stdio|none|FILE  where the COM1 UART goes (default stdio)\n"
-	"  --testdev              add the vmon test device (ucall port, scratch PIO/MMIO)\n"
-	"  -v, --verbose          more log output (repeat for debug)\n"
-	"  -h, --help             this text\n"
-	"\n"
-	"On a terminal, stdin is put in raw mode; press Ctrl-A x to quit.\n"
-	"Exit status: 0 when the guest powers off or resets; (V << 1) | 1 when it writes V to the\n"
-	"debug-exit port 0xf4; 2 bad usage; 4 vmon error; 6 the guest crashed.\n";
+    "usage: vmon run --kernel KERNEL [options]\n"
+    "       vmon --version | --help\n"
+    "\n"
+    "Run an x86 guest. KERNEL is a Linux bzImage, an ELF vmlinux with a PVH note, or a\n"
+    "multiboot v1 kernel (ELF32 or a.out kludge).\n"
+    "\n"
+    "options for run:\n"
+    "  --kernel FILE          guest kernel (required)\n"
+    "  --initrd FILE          initial ramdisk (Linux) or first module (multiboot)\n"
+    "  --cmdline STR          kernel command line\n"
+    "  --mem SIZE             guest RAM, e.g. 256M, 2G (default 256M, minimum 8M)\n"
+    "  --cpus N               number of vCPUs (default 1)\n"
+    "  --accel kvm|emu|auto   CPU backend (default auto: kvm when the host CPU has VMX/SVM\n"
+    "                         and /dev/kvm opens, else emu)\n"
+    "  --serial stdio|none|FILE  where the COM1 UART goes (default stdio)\n"
+    "  --testdev              add the vmon test device (ucall port, scratch PIO/MMIO)\n"
+    "  -v, --verbose          more log output (repeat for debug)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "On a terminal, stdin is put in raw mode; press Ctrl-A x to quit.\n"
+    "Exit status: 0 when the guest powers off or resets; (V << 1) | 1 when it writes V to the\n"
+    "debug-exit port 0xf4; 2 bad usage; 4 vmon error; 6 the guest crashed.\n";
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -56,11 +56,28 @@ int cli_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
 		end += strlen(end);
@@ -92,24 +109,32 @@ static void human_size(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu MiB", (unsigned long long)(v >> 20));
 }
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL, OPT_SERIAL,
-       OPT_TESTDEV };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_ACCEL,
+	OPT_SERIAL,
+	OPT_TESTDEV
+};
 
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd,
 		     uint64_t host_ram, char *err, size_t errlen)
 {
 	static const struct option opts[] = {
-		{ "kernel", required_argument, NULL, OPT_KERNEL },
-		{ "initrd", required_argument, NULL, OPT_INITRD },
-		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-		{ "mem", required_argument, NULL, OPT_MEM },
-		{ "cpus", required_argument, NULL, OPT_CPUS },
-		{ "accel", required_argument, NULL, OPT_ACCEL },
-		{ "serial", required_argument, NULL, OPT_SERIAL },
-		{ "testdev", no_argument, NULL, OPT_TESTDEV },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"kernel", required_argument, NULL, OPT_KERNEL},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+	    {"mem", required_argument, NULL, OPT_MEM},
+	    {"cpus", required_argument, NULL, OPT_CPUS},
+	    {"accel", required_argument, NULL, OPT_ACCEL},
+	    {"serial", required_argument, NULL, OPT_SERIAL},
+	    {"testdev", no_argument, NULL, OPT_TESTDEV},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, ret;
 	char *end;
@@ -118,21 +143,27 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_KERNEL: cfg->kernel = optarg; break;
-		case OPT_INITRD: cfg->initrd = optarg; break;
-		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
 		case OPT_MEM:
 			ret = cli_parse_size(optarg, &cfg->mem_size);
 			if (ret)
-				return fail(err, errlen, "--mem %s: not a size (use e.g. 256M or 2G)",
-					    optarg);
+				return fail(err, errlen,
+					    "--mem %s: not a size (use e.g. 256M or 2G)", optarg);
 			break;
 		case OPT_CPUS: {
 			errno = 0;
 			long n = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || n < 1 || n > VM_MAX_VCPUS)
-				return fail(err, errlen, "--cpus %s: must be between 1 and %d", optarg,
-					    VM_MAX_VCPUS);
+				return fail(err, errlen, "--cpus %s: must be between 1 and %d",
+					    optarg, VM_MAX_VCPUS);
 			cfg->ncpus = (unsigned)n;
 			break;
 		}
@@ -144,7 +175,8 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 			else if (!strcmp(optarg, "auto"))
 				cfg->accel = ACCEL_AUTO;
 			else
-				return fail(err, errlen, "--accel %s: must be kvm, emu or auto", optarg);
+				return fail(err, errlen, "--accel %s: must be kvm, emu or auto",
+					    optarg);
 			break;
 		case OPT_SERIAL:
 			if (!strcmp(optarg, "stdio")) {
@@ -158,11 +190,19 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 				cfg->serial_path = optarg;
 			}
 			break;
-		case OPT_TESTDEV: cfg->testdev = 1; break;
-		case 'v': cfg->verbose++; break;
-		case 'h': *cmd = CLI_RUN_HELP; return 0;
-		case ':': return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
-		default: return fail(err, errlen, "%s: unknown option", argv[optind - 1]);
+		case OPT_TESTDEV:
+			cfg->testdev = 1;
+			break;
+		case 'v':
+			cfg->verbose++;
+			break;
+		case 'h':
+			*cmd = CLI_RUN_HELP;
+			return 0;
+		case ':':
+			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
+		default:
+			return fail(err, errlen, "%s: unknown option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -56,7 +56,7 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 		bus->cap = cap;
 	}
 	memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->nr - pos) * sizeof(bus->ranges[0]));
-	bus->ranges[pos] = (struct bus_range){ base, len, ops, dev, name };
+	bus->ranges[pos] = (struct bus_range){base, len, ops, dev, name};
 	bus->nr++;
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -118,10 +118,12 @@ int bus_read(struct bus *bus, uint64_t addr, unsigned size, uint64_t *val)
 	}
 	if (bus->kind == BUS_PIO) {
 		*val = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-		log_rl(LOG_DEBUG, "unclaimed PIO read 0x%llx size %u", (unsigned long long)addr, size);
+		log_rl(LOG_DEBUG, "unclaimed PIO read 0x%llx size %u", (unsigned long long)addr,
+		       size);
 	} else {
 		*val = 0;
-		log_rl(LOG_INFO, "unclaimed MMIO read 0x%llx size %u", (unsigned long long)addr, size);
+		log_rl(LOG_INFO, "unclaimed MMIO read 0x%llx size %u", (unsigned long long)addr,
+		       size);
 	}
 	return 0;
 }
@@ -139,8 +141,9 @@ int bus_write(struct bus *bus, uint64_t addr, unsigned size, uint64_t val)
 	}
 	pthread_rwlock_unlock(&bus->lock);
 	if (!r)
-		log_rl(bus->kind == BUS_PIO ? LOG_DEBUG : LOG_INFO, "unclaimed %s write 0x%llx size %u",
-		       bus->kind == BUS_PIO ? "PIO" : "MMIO", (unsigned long long)addr, size);
+		log_rl(bus->kind == BUS_PIO ? LOG_DEBUG : LOG_INFO,
+		       "unclaimed %s write 0x%llx size %u", bus->kind == BUS_PIO ? "PIO" : "MMIO",
+		       (unsigned long long)addr, size);
 	return r != NULL;
 }
 

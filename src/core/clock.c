@@ -18,4 +18,4 @@ static int64_t host_wall_s(void *ctx)
 	return (int64_t)ts.tv_sec;
 }
 
-const struct clock_src clock_host = { host_mono_ns, host_wall_s, NULL };
+const struct clock_src clock_host = {host_mono_ns, host_wall_s, NULL};

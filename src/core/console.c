@@ -39,7 +39,7 @@ ssize_t fd_out_write(void *ctx, const void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+				struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
 				poll(&pfd, 1, 100);
 				continue;
 			}
@@ -133,8 +133,8 @@ void console_rx_ready(void *ctx)
 	(void)w;
 }
 
-int console_start(struct console_io **out, struct evloop *el, int in_fd,
-		  console_deliver_fn deliver, void *ctx, struct exit_sink exit)
+int console_start(struct console_io **out, struct evloop *el, int in_fd, console_deliver_fn deliver,
+		  void *ctx, struct exit_sink exit)
 {
 	struct console_io *c = calloc(1, sizeof(*c));
 	int ret;

@@ -23,9 +23,8 @@ typedef size_t (*console_deliver_fn)(void *ctx, const uint8_t *buf, size_t len);
 
 /* Start reading in_fd on el. The escape is active only when in_fd is a TTY.
  * Returns 0 or -errno. */
-int console_start(struct console_io **out, struct evloop *el, int in_fd,
-		  console_deliver_fn deliver, void *ctx, struct exit_sink exit)
-    __attribute__((warn_unused_result));
+int console_start(struct console_io **out, struct evloop *el, int in_fd, console_deliver_fn deliver,
+		  void *ctx, struct exit_sink exit) __attribute__((warn_unused_result));
 
 /* The device has room again (callable from any thread; ctx is the struct console_io). */
 void console_rx_ready(void *ctx);

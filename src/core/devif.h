@@ -23,12 +23,12 @@ static inline void irq_line_set(const struct irq_line *l, int level)
 /* Why the VM stops. */
 enum vm_exit_kind {
 	VM_EXIT_NONE = 0,
-	VM_EXIT_POWEROFF,   /* ACPI/PM power-off: exit status 0 */
-	VM_EXIT_RESET,      /* i8042 pulse, triple fault, reset port: exit status 0 */
-	VM_EXIT_DEBUG,      /* debug-exit port: exit status (code << 1) | 1 */
+	VM_EXIT_POWEROFF,    /* ACPI/PM power-off: exit status 0 */
+	VM_EXIT_RESET,	     /* i8042 pulse, triple fault, reset port: exit status 0 */
+	VM_EXIT_DEBUG,	     /* debug-exit port: exit status (code << 1) | 1 */
 	VM_EXIT_GUEST_CRASH, /* the guest cannot continue (e.g. unemulatable state) */
-	VM_EXIT_VMM_ERROR,  /* a host-side failure */
-	VM_EXIT_USER,       /* the user asked (Ctrl-A x, signal) */
+	VM_EXIT_VMM_ERROR,   /* a host-side failure */
+	VM_EXIT_USER,	     /* the user asked (Ctrl-A x, signal) */
 };
 
 struct exit_sink {

@@ -28,7 +28,7 @@ int evloop_init(struct evloop *el)
 		close(el->epfd);
 		return err;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (epoll_ctl(el->epfd, EPOLL_CTL_ADD, el->stop_fd, &ev) < 0) {
 		int err = -errno;
 		close(el->stop_fd);
@@ -56,7 +56,7 @@ int evloop_add(struct evloop *el, int fd, uint32_t events, evloop_fn fn, void *c
 			return -EEXIST;
 		}
 	}
-	struct epoll_event ev = { .events = events, .data.ptr = h };
+	struct epoll_event ev = {.events = events, .data.ptr = h};
 	if (epoll_ctl(el->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
 		pthread_mutex_unlock(&el->lock);

@@ -4,9 +4,9 @@
 #ifndef VMON_CORE_EXITCODE_H
 #define VMON_CORE_EXITCODE_H
 
-#define VMON_EXIT_OK 0          /* guest powered off or reset cleanly */
-#define VMON_EXIT_USAGE 2       /* bad command line */
-#define VMON_EXIT_VMM_ERROR 4   /* vmon failed (could not start, internal or host error) */
+#define VMON_EXIT_OK 0		/* guest powered off or reset cleanly */
+#define VMON_EXIT_USAGE 2	/* bad command line */
+#define VMON_EXIT_VMM_ERROR 4	/* vmon failed (could not start, internal or host error) */
 #define VMON_EXIT_GUEST_CRASH 6 /* guest stopped in a way that is not a clean power-off */
 
 #endif

@@ -52,8 +52,8 @@ int gmem_init_ram(struct gmem *gm, uint64_t ram_size)
 		return -EINVAL;
 	gm->owns_mappings = 1;
 
-	void *p = mmap(NULL, low, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	void *p = mmap(NULL, low, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	int ret = gmem_add_region(gm, 0, low, p);

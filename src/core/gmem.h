@@ -59,7 +59,8 @@ void *gmem_ptr(struct gmem *gm, uint64_t gpa, uint64_t len, int access);
 
 /* Copy between guest memory and a host buffer, splitting at region boundaries.
  * Returns 0, or -EFAULT when any byte of the range is not RAM (nothing is copied then). */
-int gmem_read(struct gmem *gm, uint64_t gpa, void *dst, size_t len) __attribute__((warn_unused_result));
+int gmem_read(struct gmem *gm, uint64_t gpa, void *dst, size_t len)
+    __attribute__((warn_unused_result));
 int gmem_write(struct gmem *gm, uint64_t gpa, const void *src, size_t len)
     __attribute__((warn_unused_result));
 

@@ -20,7 +20,7 @@ int log_enabled(enum log_level level)
 	return (int)level <= log_level_cur;
 }
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 {

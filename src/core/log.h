@@ -7,13 +7,15 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
-/* Set the most verbose level printed (default LOG_WARN). Called once at start-up, before threads. */
+/* Set the most verbose level printed (default LOG_WARN). Called once at start-up, before threads.
+ */
 void log_set_level(enum log_level level);
 
 /* 1 when messages of this level are printed. */
 int log_enabled(enum log_level level);
 
-/* Print one line to stderr: "vmon: LEVEL file:line: message". Thread-safe (one write(2) per line). */
+/* Print one line to stderr: "vmon: LEVEL file:line: message". Thread-safe (one write(2) per line).
+ */
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -43,7 +43,7 @@ struct machine {
 };
 
 /* Port 0x80 (POST codes, Linux's I/O delay): accepted and ignored, so it is not logged. */
-static const struct bus_ops post_port_ops = { NULL, NULL };
+static const struct bus_ops post_port_ops = {NULL, NULL};
 
 static int reg(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
 	       const struct bus_ops *ops, void *dev, const char *name)
@@ -58,15 +58,15 @@ static int reg(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
 static int machine_serial(struct vm *vm, struct machine *m)
 {
 	m->serial_fd = -1;
-	struct char_out out = { NULL, NULL };
+	struct char_out out = {NULL, NULL};
 	switch (vm->cfg.serial) {
 	case SERIAL_STDIO:
 		m->serial_out.fd = STDOUT_FILENO;
-		out = (struct char_out){ fd_out_write, &m->serial_out };
+		out = (struct char_out){fd_out_write, &m->serial_out};
 		break;
 	case SERIAL_FILE:
-		m->serial_fd = open(vm->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				    0644);
+		m->serial_fd =
+		    open(vm->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (m->serial_fd < 0) {
 			int err = errno;
 			fprintf(stderr, "vmon: error: --serial %s: %s\n", vm->cfg.serial_path,
@@ -74,7 +74,7 @@ static int machine_serial(struct vm *vm, struct machine *m)
 			return -err;
 		}
 		m->serial_out.fd = m->serial_fd;
-		out = (struct char_out){ fd_out_write, &m->serial_out };
+		out = (struct char_out){fd_out_write, &m->serial_out};
 		break;
 	case SERIAL_NONE:
 		break;
@@ -89,8 +89,8 @@ static int machine_legacy(struct vm *vm, struct machine *m)
 {
 	int ret;
 	uint64_t low = gmem_low_ram_end(&vm->mem);
-	struct cmos_rtc_mem cm = { .ram_below_4g = low, .ram_above_4g = vm->mem.ram_size - low,
-				   .ncpus = vm->ncpus };
+	struct cmos_rtc_mem cm = {
+	    .ram_below_4g = low, .ram_above_4g = vm->mem.ram_size - low, .ncpus = vm->ncpus};
 	if ((ret = cmos_rtc_create(clock_host, &cm, &m->rtc)) ||
 	    (ret = reg(vm, &vm->pio, PORT_RTC, CMOS_RTC_LEN, &cmos_rtc_ops, m->rtc, "rtc")))
 		return ret;
@@ -106,8 +106,8 @@ static int machine_legacy(struct vm *vm, struct machine *m)
 	if ((ret = pci_host_create(vm_exit_sink(vm), &m->pci)) ||
 	    (ret = reg(vm, &vm->pio, PORT_PCI_CONFIG, PCI_HOST_LEN, &pci_host_ops, m->pci, "pci")))
 		return ret;
-	if ((ret = acpi_pm_init(&m->pm, vm_irq_line(vm, GSI_ACPI_SCI), vm_exit_sink(vm),
-				clock_host)))
+	if ((ret =
+		 acpi_pm_init(&m->pm, vm_irq_line(vm, GSI_ACPI_SCI), vm_exit_sink(vm), clock_host)))
 		return ret;
 	m->pm_ready = 1;
 	if ((ret = acpi_pm_attach(&m->pm, &vm->pio)))
@@ -120,7 +120,7 @@ static int machine_legacy(struct vm *vm, struct machine *m)
 			return -ENOMEM;
 		m->testdev_out.fd = STDERR_FILENO;
 		testdev_init(m->testdev, &vm->mem,
-			     (struct char_out){ fd_out_write, &m->testdev_out });
+			     (struct char_out){fd_out_write, &m->testdev_out});
 		if ((ret = reg(vm, &vm->pio, PORT_TESTDEV, TESTDEV_PIO_LEN, &testdev_pio_ops,
 			       m->testdev, "testdev")) ||
 		    (ret = reg(vm, &vm->mmio, LAYOUT_TESTDEV_MMIO, TESTDEV_MMIO_LEN,
@@ -176,16 +176,20 @@ static int machine_load_kernel(struct vm *vm, struct machine *m, uint64_t rsdp,
 	char err[256] = "";
 	uint8_t *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
-	int ret = boot_read_file(vm->cfg.kernel, &kernel, &klen, vm->mem.ram_size, err,
-				 sizeof(err));
+	int ret =
+	    boot_read_file(vm->cfg.kernel, &kernel, &klen, vm->mem.ram_size, err, sizeof(err));
 	if (!ret && vm->cfg.initrd)
 		ret = boot_read_file(vm->cfg.initrd, &initrd, &ilen, vm->mem.ram_size, err,
 				     sizeof(err));
 	if (!ret) {
-		struct boot_input in = { .kernel = kernel, .kernel_len = klen,
-					 .kernel_name = vm->cfg.kernel, .initrd = initrd,
-					 .initrd_len = ilen, .initrd_name = vm->cfg.initrd,
-					 .cmdline = vm->cfg.cmdline, .rsdp_gpa = rsdp };
+		struct boot_input in = {.kernel = kernel,
+					.kernel_len = klen,
+					.kernel_name = vm->cfg.kernel,
+					.initrd = initrd,
+					.initrd_len = ilen,
+					.initrd_name = vm->cfg.initrd,
+					.cmdline = vm->cfg.cmdline,
+					.rsdp_gpa = rsdp};
 		ret = boot_load(&vm->mem, &m->e820, &in, br, err, sizeof(err));
 	}
 	if (ret)
@@ -218,7 +222,7 @@ int machine_build(struct vm *vm)
 		fprintf(stderr, "vmon: error: cannot build the e820 map: %s\n", strerror(-ret));
 		return ret;
 	}
-	struct acpi_config acfg = { .ncpus = vm->ncpus, .have_pci = 1 };
+	struct acpi_config acfg = {.ncpus = vm->ncpus, .have_pci = 1};
 	ret = acpi_build(&vm->mem, &acfg, &rsdp);
 	if (ret) {
 		fprintf(stderr, "vmon: error: cannot build the ACPI tables: %s\n", strerror(-ret));

@@ -26,7 +26,8 @@ int memstat_read(const struct gmem *gm, struct memstat *out)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		uint64_t start, end, kib;
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " ", &start, &end) == 2 && strchr(line, ' ')) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " ", &start, &end) == 2 &&
+		    strchr(line, ' ')) {
 			guest = is_guest_mapping(gm, start, end);
 			continue;
 		}

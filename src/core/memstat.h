@@ -8,9 +8,9 @@
 #include "core/gmem.h"
 
 struct memstat {
-	uint64_t rss_kib;       /* all resident memory */
-	uint64_t guest_kib;     /* resident pages of guest RAM mappings */
-	uint64_t peak_rss_kib;  /* VmHWM */
+	uint64_t rss_kib;      /* all resident memory */
+	uint64_t guest_kib;    /* resident pages of guest RAM mappings */
+	uint64_t peak_rss_kib; /* VmHWM */
 };
 
 /* Read /proc/self/smaps and /proc/self/status. Returns 0 or -errno. */

@@ -63,7 +63,7 @@ static void exit_sink_cb(void *ctx, enum vm_exit_kind kind, int code)
 
 struct exit_sink vm_exit_sink(struct vm *vm)
 {
-	return (struct exit_sink){ exit_sink_cb, vm };
+	return (struct exit_sink){exit_sink_cb, vm};
 }
 
 static void irq_cb(void *ctx, unsigned gsi, int level)
@@ -74,7 +74,7 @@ static void irq_cb(void *ctx, unsigned gsi, int level)
 
 struct irq_line vm_irq_line(struct vm *vm, unsigned gsi)
 {
-	return (struct irq_line){ irq_cb, vm, gsi };
+	return (struct irq_line){irq_cb, vm, gsi};
 }
 
 /* Pick the backend; on failure print why. Returns NULL when none fits. */
@@ -206,8 +206,8 @@ int vm_run(struct vm *vm)
 	}
 	atomic_store(&vm->threads_started, 1);
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = vm->exit_efd, .events = POLLIN },
-					 { .fd = sfd, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = vm->exit_efd, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
 		if (atomic_load(&vm->exit_requested))
 			break;
 		int r = poll(pfd, sfd >= 0 ? 2 : 1, -1);

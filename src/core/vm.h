@@ -57,9 +57,9 @@ struct vm {
 	atomic_int exit_requested;
 	enum vm_exit_kind exit_kind;
 	int exit_code;
-	int exit_efd; /* eventfd signalled on the first exit request */
+	int exit_efd;		    /* eventfd signalled on the first exit request */
 	atomic_int threads_started; /* vCPU threads exist and may be kicked */
-	int accel_ready;            /* accel->vm_init succeeded */
+	int accel_ready;	    /* accel->vm_init succeeded */
 
 	/* The PC machine's devices and I/O plumbing (core/machine.c). */
 	struct machine *machine;

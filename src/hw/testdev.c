@@ -52,7 +52,7 @@ static void td_ucall(struct testdev *td, uint64_t gpa)
 	case UCALL_SYNC:
 	case UCALL_DONE:
 	case UCALL_ABORT: {
-		static const char *const names[] = { "", "", "sync", "done", "abort" };
+		static const char *const names[] = {"", "", "sync", "done", "abort"};
 		int n = snprintf(line, sizeof(line), "ucall: %s %" PRIu64 "\n", names[uc.cmd],
 				 uc.args[0]);
 		td_emit(td, line, (size_t)n);
@@ -117,5 +117,5 @@ static void td_mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	pthread_mutex_unlock(&td->lock);
 }
 
-const struct bus_ops testdev_pio_ops = { td_pio_read, td_pio_write };
-const struct bus_ops testdev_mmio_ops = { td_mmio_read, td_mmio_write };
+const struct bus_ops testdev_pio_ops = {td_pio_read, td_pio_write};
+const struct bus_ops testdev_mmio_ops = {td_mmio_read, td_mmio_write};

@@ -243,8 +243,8 @@ static void test_enable_bits(void **state)
 	struct fixture *f = *state;
 
 	wr(f, PM_EN, 2, 0xffff);
-	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_TMR | ACPI_PM1_EN_GBL | ACPI_PM1_EN_PWRBTN |
-						  ACPI_PM1_EN_RTC);
+	assert_int_equal(rd(f, PM_EN, 2),
+			 ACPI_PM1_EN_TMR | ACPI_PM1_EN_GBL | ACPI_PM1_EN_PWRBTN | ACPI_PM1_EN_RTC);
 	wr(f, PM_EN, 1, 0);
 	assert_int_equal(rd(f, PM_EN, 2), ACPI_PM1_EN_PWRBTN | ACPI_PM1_EN_RTC);
 	/* Status bits cannot be set by writing. */

@@ -30,12 +30,12 @@ static void fake_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	d->last_val = val;
 }
 
-static const struct bus_ops fake_ops = { fake_read, fake_write };
+static const struct bus_ops fake_ops = {fake_read, fake_write};
 
 static void test_register_rules(void **state)
 {
 	struct bus b;
-	struct fake_dev d = { 0 };
+	struct fake_dev d = {0};
 	assert_int_equal(bus_init(&b, BUS_MMIO), 0);
 	assert_int_equal(bus_register(&b, 0x1000, 0, &fake_ops, &d, "zero"), -EINVAL);
 	assert_int_equal(bus_register(&b, UINT64_MAX - 2, 8, &fake_ops, &d, "wrap"), -EINVAL);
@@ -61,7 +61,7 @@ static void test_register_rules(void **state)
 static void test_dispatch_offsets(void **state)
 {
 	struct bus b;
-	struct fake_dev d1 = { 0 }, d2 = { 0 };
+	struct fake_dev d1 = {0}, d2 = {0};
 	uint64_t v;
 	assert_int_equal(bus_init(&b, BUS_PIO), 0);
 	assert_int_equal(bus_register(&b, 0x3f8, 8, &fake_ops, &d1, "uart"), 0);
@@ -90,7 +90,7 @@ static void test_dispatch_offsets(void **state)
 static void test_mmio_unclaimed_zero_and_bytes(void **state)
 {
 	struct bus b;
-	struct fake_dev d = { 0 };
+	struct fake_dev d = {0};
 	uint8_t data[8];
 	uint64_t v = 1;
 	assert_int_equal(bus_init(&b, BUS_MMIO), 0);
@@ -100,7 +100,7 @@ static void test_mmio_unclaimed_zero_and_bytes(void **state)
 	assert_int_equal(bus_read_bytes(&b, 0xd0000010, data, 4), 1);
 	assert_int_equal(data[0], 0x88);
 	assert_int_equal(data[3], 0x55);
-	const uint8_t w[2] = { 0x34, 0x12 };
+	const uint8_t w[2] = {0x34, 0x12};
 	assert_int_equal(bus_write_bytes(&b, 0xd0000ffe, w, 2), 1);
 	assert_int_equal(d.last_val, 0x1234);
 	assert_int_equal(d.last_off, 0xffe);
@@ -110,9 +110,9 @@ static void test_mmio_unclaimed_zero_and_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_register_rules),
-		cmocka_unit_test(test_dispatch_offsets),
-		cmocka_unit_test(test_mmio_unclaimed_zero_and_bytes),
+	    cmocka_unit_test(test_register_rules),
+	    cmocka_unit_test(test_dispatch_offsets),
+	    cmocka_unit_test(test_mmio_unclaimed_zero_and_bytes),
 	};
 	return cmocka_run_group_tests_name("bus", tests, NULL, NULL);
 }

@@ -73,9 +73,9 @@ static void test_run_defaults_and_options(void **state)
 	assert_int_equal(cfg.ncpus, 1);
 	assert_int_equal(cfg.accel, ACCEL_AUTO);
 	assert_int_equal(cfg.serial, SERIAL_STDIO);
-	assert_int_equal(parse(&cfg, &cmd, err, 15, "vmon", "run", "--kernel", kernel_path,
-			       "--mem", "1G", "--cpus", "4", "--accel", "kvm", "--serial",
-			       "/tmp/out.log", "--cmdline", "console=ttyS0", "--testdev"),
+	assert_int_equal(parse(&cfg, &cmd, err, 15, "vmon", "run", "--kernel", kernel_path, "--mem",
+			       "1G", "--cpus", "4", "--accel", "kvm", "--serial", "/tmp/out.log",
+			       "--cmdline", "console=ttyS0", "--testdev"),
 			 0);
 	assert_int_equal(cfg.mem_size, GiB);
 	assert_int_equal(cfg.ncpus, 4);
@@ -91,40 +91,38 @@ static void test_errors(void **state)
 	struct vm_config cfg;
 	enum cli_cmd cmd;
 	char err[256];
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--cpus", "0"),
-			 -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--cpus", "0"),
+	    -EINVAL);
 	assert_non_null(strstr(err, "--cpus 0"));
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--cpus", "65"),
-			 -EINVAL);
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--cpus", "2x"),
-			 -EINVAL);
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--mem", "1T"),
-			 -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--cpus", "65"),
+	    -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--cpus", "2x"),
+	    -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--mem", "1T"),
+	    -EINVAL);
 	assert_non_null(strstr(err, "more than the host"));
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--mem", "1M"),
-			 -EINVAL);
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--mem", "lots"),
-			 -EINVAL);
-	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel",
-			       "/nonexistent/vmlinuz"),
-			 -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--mem", "1M"),
+	    -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--mem", "lots"),
+	    -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", "/nonexistent/vmlinuz"), -EINVAL);
 	assert_non_null(strstr(err, "No such file"));
 	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", "/tmp"), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
 	assert_int_equal(parse(&cfg, &cmd, err, 2, "vmon", "run"), -EINVAL);
 	assert_non_null(strstr(err, "--kernel is required"));
-	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
-			       "--accel", "xen"),
-			 -EINVAL);
-	assert_int_equal(parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path,
-			       "--bogus"),
-			 -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--accel", "xen"),
+	    -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path, "--bogus"), -EINVAL);
 	assert_non_null(strstr(err, "unknown option"));
 	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
 	assert_int_equal(parse(&cfg, &cmd, err, 3, "vmon", "run", "--kernel"), -EINVAL);
@@ -149,10 +147,10 @@ static void test_version_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_run_defaults_and_options),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_version_help),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_run_defaults_and_options),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_version_help),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

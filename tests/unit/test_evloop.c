@@ -31,7 +31,7 @@ static void on_event(void *ctx, int fd, uint32_t events)
 static void wait_hits(struct counter *c, int want)
 {
 	for (int i = 0; i < 2000 && atomic_load(&c->hits) < want; i++) {
-		struct timespec ts = { 0, 1000000 };
+		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
 }
@@ -39,7 +39,7 @@ static void wait_hits(struct counter *c, int want)
 static void test_dispatch_and_del(void **state)
 {
 	struct evloop el;
-	struct counter a = { 0 }, b = { 0 };
+	struct counter a = {0}, b = {0};
 	assert_int_equal(evloop_init(&el), 0);
 	int fa = eventfd(0, EFD_NONBLOCK), fb = eventfd(0, EFD_NONBLOCK);
 	assert_int_equal(evloop_add(&el, fa, EPOLLIN, on_event, &a), 0);
@@ -69,7 +69,7 @@ static void test_dispatch_and_del(void **state)
 static void test_del_from_handler(void **state)
 {
 	struct evloop el;
-	struct counter c = { .el = &el, .del_self = 1 };
+	struct counter c = {.el = &el, .del_self = 1};
 	assert_int_equal(evloop_init(&el), 0);
 	int fd = eventfd(0, EFD_NONBLOCK);
 	assert_int_equal(evloop_add(&el, fd, EPOLLIN, on_event, &c), 0);
@@ -78,7 +78,7 @@ static void test_del_from_handler(void **state)
 	assert_int_equal(write(fd, &one, 8), 8);
 	wait_hits(&c, 1);
 	assert_int_equal(write(fd, &one, 8), 8);
-	struct timespec ts = { 0, 20000000 };
+	struct timespec ts = {0, 20000000};
 	nanosleep(&ts, NULL);
 	assert_int_equal(atomic_load(&c.hits), 1);
 	evloop_stop(&el);
@@ -89,8 +89,8 @@ static void test_del_from_handler(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dispatch_and_del),
-		cmocka_unit_test(test_del_from_handler),
+	    cmocka_unit_test(test_dispatch_and_del),
+	    cmocka_unit_test(test_del_from_handler),
 	};
 	return cmocka_run_group_tests_name("evloop", tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 
 static void test_bounds_single_region(void **state)
 {
-	struct gmem gm = { 0 };
+	struct gmem gm = {0};
 	uint8_t *buf = calloc(1, 2 * MiB);
 	assert_int_equal(gmem_add_region(&gm, 0, 2 * MiB, buf), 0);
 	assert_ptr_equal(gmem_ptr(&gm, 0, 2 * MiB, GMEM_READ), buf);
@@ -30,7 +30,7 @@ static void test_bounds_single_region(void **state)
 
 static void test_add_region_rules(void **state)
 {
-	struct gmem gm = { 0 };
+	struct gmem gm = {0};
 	uint8_t *buf = calloc(1, 4 * MiB);
 	assert_int_equal(gmem_add_region(&gm, 0, 0, buf), -EINVAL);
 	assert_int_equal(gmem_add_region(&gm, 0x800, 4096, buf), -EINVAL); /* unaligned */
@@ -45,7 +45,7 @@ static void test_add_region_rules(void **state)
 
 static void test_copy_across_regions(void **state)
 {
-	struct gmem gm = { 0 };
+	struct gmem gm = {0};
 	uint8_t *a = calloc(1, MiB), *b = calloc(1, MiB);
 	/* Two adjacent regions with distinct host buffers: copies must split. */
 	assert_int_equal(gmem_add_region(&gm, 0, MiB, a), 0);
@@ -77,7 +77,7 @@ static void test_copy_across_regions(void **state)
 
 static void test_dirty_tracking(void **state)
 {
-	struct gmem gm = { 0 };
+	struct gmem gm = {0};
 	uint8_t *buf = calloc(1, MiB);
 	assert_int_equal(gmem_add_region(&gm, 0, MiB, buf), 0);
 	assert_false(gmem_test_and_clear_dirty(&gm, 0x3000));
@@ -118,11 +118,9 @@ static void test_init_ram_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bounds_single_region),
-		cmocka_unit_test(test_add_region_rules),
-		cmocka_unit_test(test_copy_across_regions),
-		cmocka_unit_test(test_dirty_tracking),
-		cmocka_unit_test(test_init_ram_layout),
+	    cmocka_unit_test(test_bounds_single_region), cmocka_unit_test(test_add_region_rules),
+	    cmocka_unit_test(test_copy_across_regions),	 cmocka_unit_test(test_dirty_tracking),
+	    cmocka_unit_test(test_init_ram_layout),
 	};
 	return cmocka_run_group_tests_name("gmem", tests, NULL, NULL);
 }

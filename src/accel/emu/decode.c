@@ -214,6 +214,19 @@ static void dec_special(struct emu_insn *in, struct emu_opinfo *oi, unsigned map
 	}
 }
 
+/* MMX/SSE and x87 rows: record the opcode (and mandatory prefix or ModRM) for exec_sse.c and
+ * exec_x87.c. F2/F3 take precedence over 66; the last of F2/F3 wins. */
+static void dec_simd(struct emu_insn *in, struct emu_opinfo *oi, unsigned map, unsigned opc,
+		     unsigned rep, unsigned opsz, unsigned modrm)
+{
+	if (oi->op == EMU_OP_SSE) {
+		oi->sub = rep == 0xf3 ? 2 : rep == 0xf2 ? 3 : opsz ? 1 : 0;
+		in->imm2 = (uint16_t)(map << 8 | opc);
+	} else if (oi->op == EMU_OP_X87) {
+		in->imm2 = (uint16_t)((opc & 7) << 8 | modrm);
+	}
+}
+
 static int dec_lock_ok(const struct emu_insn *in, const struct emu_opinfo *oi)
 {
 	if (!(oi->f & D_LK) || (in->flags & EMU_I_REG))
@@ -287,8 +300,7 @@ opcode:
 	else if (map == 2)
 		oi = emu_optab_0f[b];
 	else /* 0F38 and 0F3A: ModRM always, 0F3A an imm8 */
-		oi = (struct emu_opinfo){
-		    .op = EMU_OP_UNIMPL, .imm = map == 4 ? I_UB : I_NONE, .f = D_M};
+		oi = (struct emu_opinfo){.op = EMU_OP_SSE, .imm = map == 4 ? I_UB : I_NONE, .f = D_M};
 
 	if (mode == EMU_MODE_64 && (oi.f & D_I64)) {
 		in->len = (uint8_t)d->i;
@@ -344,6 +356,7 @@ opcode:
 		in->seg = (uint8_t)seg;
 
 	dec_special(in, &oi, map, opc, rep, opsz, modrm, mode);
+	dec_simd(in, &oi, map, opc, rep, opsz, modrm);
 	in->op = oi.op;
 	in->sub = oi.sub;
 	if (oi.op == EMU_OP_CMPXCHG8B)
@@ -356,8 +369,10 @@ opcode:
 		in->reg = byte_reg(in->reg, rex_present);
 		if (in->flags & EMU_I_REG)
 			in->rm = byte_reg(in->rm, rex_present);
-	} else if ((oi.op == EMU_OP_MOVZX || oi.op == EMU_OP_MOVSX) && oi.sub == 1 &&
-		   (in->flags & EMU_I_REG)) {
+	} else if (((oi.op == EMU_OP_MOVZX || oi.op == EMU_OP_MOVSX) && oi.sub == 1 &&
+		    (in->flags & EMU_I_REG)) ||
+		   (oi.op == EMU_OP_SSE && in->imm2 == 0x3f0 && (in->flags & EMU_I_REG))) {
+		/* (CRC32 r, r/m8 names byte registers too) */
 		in->rm = byte_reg(in->rm, rex_present);
 	}
 	if (oi.f & D_CL)

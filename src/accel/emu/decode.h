@@ -96,6 +96,8 @@ enum emu_op {
 	EMU_OP_IN, /* port = imm unless EMU_I_DX */
 	EMU_OP_OUT,
 	EMU_OP_INT, /* imm = vector (INT3, INT n, INT1) */
+	EMU_OP_SSE, /* MMX/SSE/0F AE: imm2 = map << 8 | opcode, sub = prefix (0, 66, F3, F2) */
+	EMU_OP_X87, /* D8-DF: imm2 = (opcode & 7) << 8 | ModRM */
 	EMU_OP_COUNT
 };
 

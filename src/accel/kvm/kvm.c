@@ -23,7 +23,8 @@ static int kvm_probe(char *why, size_t why_len)
 	int ver = ioctl(fd, KVM_GET_API_VERSION, 0);
 	close(fd);
 	if (ver != KVM_API_VERSION) {
-		snprintf(why, why_len, "/dev/kvm API version %d, expected %d", ver, KVM_API_VERSION);
+		snprintf(why, why_len, "/dev/kvm API version %d, expected %d", ver,
+			 KVM_API_VERSION);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -35,10 +36,10 @@ static int kvm_check_caps(struct kvm_vm *k)
 		int cap;
 		const char *name;
 	} need[] = {
-		{ KVM_CAP_IRQCHIP, "IRQCHIP" },       { KVM_CAP_PIT2, "PIT2" },
-		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" }, { KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
-		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },   { KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
-		{ KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" }, { KVM_CAP_MP_STATE, "MP_STATE" },
+	    {KVM_CAP_IRQCHIP, "IRQCHIP"},	  {KVM_CAP_PIT2, "PIT2"},
+	    {KVM_CAP_USER_MEMORY, "USER_MEMORY"}, {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
+	    {KVM_CAP_EXT_CPUID, "EXT_CPUID"},	  {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+	    {KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING"}, {KVM_CAP_MP_STATE, "MP_STATE"},
 	};
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (ioctl(k->vm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
@@ -65,9 +66,10 @@ static int kvm_load_supported_cpuid(struct kvm_vm *k)
 	k->supported.nr = c->nent;
 	for (unsigned i = 0; i < c->nent; i++) {
 		const struct kvm_cpuid_entry2 *s = &c->entries[i];
-		k->supported.e[i] = (struct cpuid_entry){ s->function, s->index,
-							  s->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
-							  s->eax, s->ebx, s->ecx, s->edx };
+		k->supported.e[i] = (struct cpuid_entry){
+		    s->function, s->index, s->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+		    s->eax,	 s->ebx,   s->ecx,
+		    s->edx};
 	}
 	free(c);
 	return 0;
@@ -75,7 +77,7 @@ static int kvm_load_supported_cpuid(struct kvm_vm *k)
 
 static int kvm_load_msr_list(struct kvm_vm *k)
 {
-	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list probe = {.nmsrs = 0};
 	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
 		return -errno;
 	struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
@@ -111,18 +113,18 @@ static int kvm_setup_routing(struct kvm_vm *k)
 		if (gsi == 2)
 			continue; /* cascade */
 		r->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-				       gsi % 8 }
-		};
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				  gsi % 8}};
 	}
 	for (unsigned gsi = 0; gsi < IOAPIC_NR_PINS; gsi++) {
 		if (gsi == 2)
 			continue;
 		r->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi == 0 ? GSI_PIT : gsi }
-		};
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi == 0 ? GSI_PIT : gsi}};
 	}
 	r->nr = (uint32_t)n;
 	int ret = ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
@@ -135,10 +137,10 @@ static int kvm_map_memory(struct kvm_vm *k, struct gmem *gm)
 	for (unsigned i = 0; i < gm->nr_regions; i++) {
 		const struct gmem_region *g = &gm->regions[i];
 		struct kvm_userspace_memory_region mr = {
-			.slot = i,
-			.guest_phys_addr = g->gpa,
-			.memory_size = g->size,
-			.userspace_addr = (uintptr_t)g->hva,
+		    .slot = i,
+		    .guest_phys_addr = g->gpa,
+		    .memory_size = g->size,
+		    .userspace_addr = (uintptr_t)g->hva,
 		};
 		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
 			int err = errno;
@@ -209,7 +211,7 @@ static int kvm_vm_init(struct vm *vm)
 		log_err("kvm: KVM_CREATE_IRQCHIP: %s", strerror(-ret));
 		goto fail;
 	}
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		ret = -errno;
 		log_err("kvm: KVM_CREATE_PIT2: %s", strerror(-ret));
@@ -237,7 +239,7 @@ fail:
 
 static void kvm_set_irq(struct vm *vm, unsigned gsi, int level)
 {
-	struct kvm_irq_level l = { .irq = gsi, .level = level ? 1 : 0 };
+	struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
 	if (ioctl(kvm_of(vm)->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_rl(LOG_WARN, "kvm: KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
 }
@@ -246,12 +248,12 @@ static int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t da
 			 int is_pio, int deassign)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = datamatch,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
-			 (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+	    .datamatch = datamatch,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+		     (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
 	};
 	if (ioctl(kvm_of(vm)->vm_fd, KVM_IOEVENTFD, &io) < 0)
 		return -errno;
@@ -259,16 +261,16 @@ static int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t da
 }
 
 const struct accel_ops accel_kvm_ops = {
-	.name = "kvm",
-	.probe = kvm_probe,
-	.vm_init = kvm_vm_init,
-	.vm_destroy = kvm_vm_destroy,
-	.vcpu_init = kvm_vcpu_init,
-	.vcpu_destroy = kvm_vcpu_destroy,
-	.vcpu_set_state = kvm_state_set,
-	.vcpu_get_state = kvm_state_get,
-	.vcpu_run = kvm_vcpu_run,
-	.vcpu_kick = kvm_vcpu_kick,
-	.set_irq = kvm_set_irq,
-	.ioeventfd = kvm_ioeventfd,
+    .name = "kvm",
+    .probe = kvm_probe,
+    .vm_init = kvm_vm_init,
+    .vm_destroy = kvm_vm_destroy,
+    .vcpu_init = kvm_vcpu_init,
+    .vcpu_destroy = kvm_vcpu_destroy,
+    .vcpu_set_state = kvm_state_set,
+    .vcpu_get_state = kvm_state_get,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .set_irq = kvm_set_irq,
+    .ioeventfd = kvm_ioeventfd,
 };

@@ -29,10 +29,22 @@
 
 /* MSRs carried in x86_cpu_state.msrs across save/restore. */
 static const uint32_t saved_msrs[] = {
-	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR,
-	MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX, MSR_IA32_CR_PAT,
-	MSR_IA32_MISC_ENABLE, MSR_MTRR_DEF_TYPE, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
-	MSR_KVM_PV_EOI_EN, MSR_KVM_STEAL_TIME,
+    MSR_IA32_SYSENTER_CS,
+    MSR_IA32_SYSENTER_ESP,
+    MSR_IA32_SYSENTER_EIP,
+    MSR_STAR,
+    MSR_LSTAR,
+    MSR_CSTAR,
+    MSR_SFMASK,
+    MSR_KERNEL_GS_BASE,
+    MSR_TSC_AUX,
+    MSR_IA32_CR_PAT,
+    MSR_IA32_MISC_ENABLE,
+    MSR_MTRR_DEF_TYPE,
+    MSR_KVM_SYSTEM_TIME_NEW,
+    MSR_KVM_WALL_CLOCK_NEW,
+    MSR_KVM_PV_EOI_EN,
+    MSR_KVM_STEAL_TIME,
 };
 
 static int vcpu_fd(struct vcpu *vcpu)
@@ -42,18 +54,34 @@ static int vcpu_fd(struct vcpu *vcpu)
 
 static void seg_to_kvm(const struct x86_segment *s, struct kvm_segment *k)
 {
-	*k = (struct kvm_segment){ .base = s->base, .limit = s->limit, .selector = s->selector,
-				   .type = s->type, .present = s->present, .dpl = s->dpl,
-				   .db = s->db, .s = s->s, .l = s->l, .g = s->g, .avl = s->avl,
-				   .unusable = s->unusable };
+	*k = (struct kvm_segment){.base = s->base,
+				  .limit = s->limit,
+				  .selector = s->selector,
+				  .type = s->type,
+				  .present = s->present,
+				  .dpl = s->dpl,
+				  .db = s->db,
+				  .s = s->s,
+				  .l = s->l,
+				  .g = s->g,
+				  .avl = s->avl,
+				  .unusable = s->unusable};
 }
 
 static void seg_from_kvm(const struct kvm_segment *k, struct x86_segment *s)
 {
-	*s = (struct x86_segment){ .base = k->base, .limit = k->limit, .selector = k->selector,
-				   .type = k->type, .present = k->present, .dpl = k->dpl,
-				   .db = k->db, .s = k->s, .l = k->l, .g = k->g, .avl = k->avl,
-				   .unusable = k->unusable };
+	*s = (struct x86_segment){.base = k->base,
+				  .limit = k->limit,
+				  .selector = k->selector,
+				  .type = k->type,
+				  .present = k->present,
+				  .dpl = k->dpl,
+				  .db = k->db,
+				  .s = k->s,
+				  .l = k->l,
+				  .g = k->g,
+				  .avl = k->avl,
+				  .unusable = k->unusable};
 }
 
 static int kvm_msr_supported(struct kvm_vm *k, uint32_t index)
@@ -102,9 +130,9 @@ int kvm_state_set(struct vcpu *vcpu, const struct x86_cpu_state *st)
 		return -errno;
 	for (int i = 0; i < 6; i++) {
 		static const size_t off[6] = {
-			offsetof(struct kvm_sregs, es), offsetof(struct kvm_sregs, cs),
-			offsetof(struct kvm_sregs, ss), offsetof(struct kvm_sregs, ds),
-			offsetof(struct kvm_sregs, fs), offsetof(struct kvm_sregs, gs),
+		    offsetof(struct kvm_sregs, es), offsetof(struct kvm_sregs, cs),
+		    offsetof(struct kvm_sregs, ss), offsetof(struct kvm_sregs, ds),
+		    offsetof(struct kvm_sregs, fs), offsetof(struct kvm_sregs, gs),
 		};
 		seg_to_kvm(&st->seg[i], (struct kvm_segment *)((char *)&sregs + off[i]));
 	}
@@ -162,7 +190,7 @@ int kvm_state_set(struct vcpu *vcpu, const struct x86_cpu_state *st)
 		if (ret)
 			return ret;
 	}
-	struct kvm_mp_state mp = { .mp_state = st->mp_state };
+	struct kvm_mp_state mp = {.mp_state = st->mp_state};
 	if (ioctl(fd, KVM_SET_MP_STATE, &mp) < 0)
 		return -errno;
 	return 0;
@@ -187,8 +215,8 @@ int kvm_state_get(struct vcpu *vcpu, struct x86_cpu_state *st)
 	seg_from_kvm(&sregs.gs, &st->seg[X86_GS]);
 	seg_from_kvm(&sregs.tr, &st->tr);
 	seg_from_kvm(&sregs.ldt, &st->ldt);
-	st->gdt = (struct x86_dtable){ sregs.gdt.base, sregs.gdt.limit };
-	st->idt = (struct x86_dtable){ sregs.idt.base, sregs.idt.limit };
+	st->gdt = (struct x86_dtable){sregs.gdt.base, sregs.gdt.limit};
+	st->idt = (struct x86_dtable){sregs.idt.base, sregs.idt.limit};
 	st->cr0 = sregs.cr0, st->cr2 = sregs.cr2, st->cr3 = sregs.cr3, st->cr4 = sregs.cr4;
 	st->cr8 = sregs.cr8, st->efer = sregs.efer, st->apic_base = sregs.apic_base;
 	for (unsigned v = 0; v < 256; v++)
@@ -263,12 +291,16 @@ int kvm_vcpu_setup_cpu(struct vcpu *vcpu)
 	c->nent = t->nr;
 	for (unsigned i = 0; i < t->nr; i++) {
 		const struct cpuid_entry *e = &t->e[i];
-		c->entries[i] = (struct kvm_cpuid_entry2){
-			.function = e->function, .index = e->index,
-			.flags = e->flags & CPUID_FLAG_SIGNIFICANT_INDEX ?
-					 KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
-			.eax = e->eax, .ebx = e->ebx, .ecx = e->ecx, .edx = e->edx
-		};
+		c->entries[i] =
+		    (struct kvm_cpuid_entry2){.function = e->function,
+					      .index = e->index,
+					      .flags = e->flags & CPUID_FLAG_SIGNIFICANT_INDEX
+							   ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+							   : 0,
+					      .eax = e->eax,
+					      .ebx = e->ebx,
+					      .ecx = e->ecx,
+					      .edx = e->edx};
 	}
 	ret = ioctl(((struct kvm_vcpu_data *)vcpu->accel)->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
@@ -279,9 +311,9 @@ int kvm_vcpu_setup_cpu(struct vcpu *vcpu)
 	}
 	/* Firmware defaults: fast strings, PAT power-on value, MTRRs enabled with write-back. */
 	const struct x86_msr init[] = {
-		{ MSR_IA32_MISC_ENABLE, 1 },
-		{ MSR_IA32_CR_PAT, 0x0007040600070406ull },
-		{ MSR_MTRR_DEF_TYPE, 0xc06 },
+	    {MSR_IA32_MISC_ENABLE, 1},
+	    {MSR_IA32_CR_PAT, 0x0007040600070406ull},
+	    {MSR_MTRR_DEF_TYPE, 0xc06},
 	};
 	return set_msrs(vcpu, init, sizeof(init) / sizeof(init[0]));
 }

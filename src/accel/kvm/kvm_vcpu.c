@@ -48,7 +48,7 @@ int kvm_vcpu_init(struct vcpu *vcpu)
 		return ret;
 	}
 	/* The kick signal interrupts KVM_RUN; its handler does nothing. */
-	struct sigaction sa = { .sa_handler = kick_handler };
+	struct sigaction sa = {.sa_handler = kick_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 	return 0;

@@ -6,8 +6,16 @@
 static void seg_set(struct x86_segment *sg, uint16_t sel, uint64_t base, uint32_t limit,
 		    uint8_t type, uint8_t s, uint8_t db, uint8_t l, uint8_t g)
 {
-	*sg = (struct x86_segment){ .base = base, .limit = limit, .selector = sel, .type = type,
-				    .present = 1, .dpl = 0, .db = db, .s = s, .l = l, .g = g };
+	*sg = (struct x86_segment){.base = base,
+				   .limit = limit,
+				   .selector = sel,
+				   .type = type,
+				   .present = 1,
+				   .dpl = 0,
+				   .db = db,
+				   .s = s,
+				   .l = l,
+				   .g = g};
 }
 
 static void state_common(struct x86_cpu_state *s)
@@ -79,7 +87,7 @@ int x86_state_set_msr(struct x86_cpu_state *s, uint32_t index, uint64_t value)
 	}
 	if (s->nr_msrs >= X86_MAX_SAVED_MSRS)
 		return -ENOSPC;
-	s->msrs[s->nr_msrs++] = (struct x86_msr){ index, value };
+	s->msrs[s->nr_msrs++] = (struct x86_msr){index, value};
 	return 0;
 }
 

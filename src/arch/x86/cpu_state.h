@@ -6,8 +6,24 @@
 #include <stdint.h>
 
 /* General-purpose registers in x86 encoding order. */
-enum x86_gpr { X86_RAX, X86_RCX, X86_RDX, X86_RBX, X86_RSP, X86_RBP, X86_RSI, X86_RDI,
-	       X86_R8, X86_R9, X86_R10, X86_R11, X86_R12, X86_R13, X86_R14, X86_R15 };
+enum x86_gpr {
+	X86_RAX,
+	X86_RCX,
+	X86_RDX,
+	X86_RBX,
+	X86_RSP,
+	X86_RBP,
+	X86_RSI,
+	X86_RDI,
+	X86_R8,
+	X86_R9,
+	X86_R10,
+	X86_R11,
+	X86_R12,
+	X86_R13,
+	X86_R14,
+	X86_R15
+};
 /* Segment registers in encoding order. */
 enum x86_sreg { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS };
 
@@ -52,7 +68,8 @@ struct x86_cpu_state {
 	uint32_t pending_irq;
 	uint32_t nr_msrs;
 	struct x86_msr msrs[X86_MAX_SAVED_MSRS];
-	/* Legacy FXSAVE image (x87, MMX, SSE); XSAVE extended state follows when xsave_size > 512. */
+	/* Legacy FXSAVE image (x87, MMX, SSE); XSAVE extended state follows when xsave_size > 512.
+	 */
 	uint8_t fxsave[512] __attribute__((aligned(16)));
 	uint32_t xsave_size;
 	uint8_t xsave[4096] __attribute__((aligned(64)));

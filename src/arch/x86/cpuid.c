@@ -26,7 +26,7 @@
 #define KVM_FEAT_PV_SCHED_YIELD (1u << 13)
 #define KVM_FEAT_CLOCKSOURCE_STABLE (1u << 24)
 #define KVM_FEATURES_KEPT                                                                          \
-	(KVM_FEAT_CLOCKSOURCE | KVM_FEAT_NOP_IO_DELAY | KVM_FEAT_CLOCKSOURCE2 |                   \
+	(KVM_FEAT_CLOCKSOURCE | KVM_FEAT_NOP_IO_DELAY | KVM_FEAT_CLOCKSOURCE2 |                    \
 	 KVM_FEAT_STEAL_TIME | KVM_FEAT_PV_EOI | KVM_FEAT_PV_UNHALT | KVM_FEAT_PV_TLB_FLUSH |      \
 	 KVM_FEAT_PV_SEND_IPI | KVM_FEAT_PV_SCHED_YIELD | KVM_FEAT_CLOCKSOURCE_STABLE)
 
@@ -81,10 +81,10 @@ static int set_topology_leaf_b(struct cpuid_table *t, uint32_t leaf, unsigned vc
 {
 	cpuid_remove(t, leaf);
 	/* Level 0: SMT (one thread per core); level 1: core (ncpus cores); level 2: invalid. */
-	struct cpuid_entry smt = { leaf, 0, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 1, 0x100, vcpu_id };
-	struct cpuid_entry core = { leaf, 1, CPUID_FLAG_SIGNIFICANT_INDEX, order_of(ncpus), ncpus,
-				    0x201, vcpu_id };
-	struct cpuid_entry end = { leaf, 2, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 0, 2, vcpu_id };
+	struct cpuid_entry smt = {leaf, 0, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 1, 0x100, vcpu_id};
+	struct cpuid_entry core = {
+	    leaf, 1, CPUID_FLAG_SIGNIFICANT_INDEX, order_of(ncpus), ncpus, 0x201, vcpu_id};
+	struct cpuid_entry end = {leaf, 2, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 0, 2, vcpu_id};
 	int ret = cpuid_set(t, &smt);
 	if (!ret)
 		ret = cpuid_set(t, &core);

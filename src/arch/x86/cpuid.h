@@ -27,7 +27,8 @@ struct cpuid_entry *cpuid_find(struct cpuid_table *t, uint32_t function, uint32_
 void cpuid_remove(struct cpuid_table *t, uint32_t function);
 
 /* Add or replace an entry. Returns 0 or -ENOSPC. */
-int cpuid_set(struct cpuid_table *t, const struct cpuid_entry *e) __attribute__((warn_unused_result));
+int cpuid_set(struct cpuid_table *t, const struct cpuid_entry *e)
+    __attribute__((warn_unused_result));
 
 /* Filter t to what vmon provides and make it describe vCPU `vcpu_id` of `ncpus`:
  * APIC ids (leaf 1, 0xB), the hypervisor bit, topology (leaves 4, 0xB, 0x80000008), no nested

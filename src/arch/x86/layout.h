@@ -4,30 +4,30 @@
 
 /* Low memory used by the boot loaders (all below 1 MiB, reported as RAM in e820 except where
  * marked reserved). */
-#define LAYOUT_BOOT_GDT 0x500ull        /* boot GDT: null, null, code 0x10, data 0x18 */
-#define LAYOUT_BOOT_INFO 0x1000ull      /* multiboot info / PVH start_info and their tables */
+#define LAYOUT_BOOT_GDT 0x500ull   /* boot GDT: null, null, code 0x10, data 0x18 */
+#define LAYOUT_BOOT_INFO 0x1000ull /* multiboot info / PVH start_info and their tables */
 #define LAYOUT_BOOT_INFO_END 0x7000ull
-#define LAYOUT_ZERO_PAGE 0x7000ull      /* Linux boot_params */
-#define LAYOUT_PML4 0x9000ull           /* identity page tables for 64-bit entry */
+#define LAYOUT_ZERO_PAGE 0x7000ull /* Linux boot_params */
+#define LAYOUT_PML4 0x9000ull	   /* identity page tables for 64-bit entry */
 #define LAYOUT_PDPT 0xa000ull
-#define LAYOUT_PD 0xb000ull             /* 4 pages: 0xb000-0xefff, 2 MiB pages over 4 GiB */
-#define LAYOUT_CMDLINE 0x20000ull       /* kernel command line */
+#define LAYOUT_PD 0xb000ull	  /* 4 pages: 0xb000-0xefff, 2 MiB pages over 4 GiB */
+#define LAYOUT_CMDLINE 0x20000ull /* kernel command line */
 #define LAYOUT_CMDLINE_MAX 0x10000ull
-#define LAYOUT_EBDA 0x9fc00ull          /* reserved from here to 0xa0000 */
-#define LAYOUT_BIOS_START 0xe0000ull    /* reserved: ACPI tables live here */
+#define LAYOUT_EBDA 0x9fc00ull	     /* reserved from here to 0xa0000 */
+#define LAYOUT_BIOS_START 0xe0000ull /* reserved: ACPI tables live here */
 #define LAYOUT_BIOS_END 0x100000ull
-#define LAYOUT_ACPI_START 0xe0000ull    /* RSDP first (16-byte aligned), then the tables */
+#define LAYOUT_ACPI_START 0xe0000ull /* RSDP first (16-byte aligned), then the tables */
 #define LAYOUT_ACPI_END 0x100000ull
-#define LAYOUT_KERNEL 0x100000ull       /* bzImage protected-mode code, a.out multiboot default */
+#define LAYOUT_KERNEL 0x100000ull /* bzImage protected-mode code, a.out multiboot default */
 
 /* MMIO in the 32-bit hole [GMEM_HOLE_START, 4 GiB). */
 #define LAYOUT_PCI_MMIO_START 0xc0000000ull /* PCI 32-bit MMIO window */
 #define LAYOUT_PCI_MMIO_END 0xd0000000ull
 #define LAYOUT_VIRTIO_MMIO_START 0xd0000000ull /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_MMIO_SLOT 0x1000ull
-#define LAYOUT_PCI_ECAM 0xe0000000ull      /* reserved for PCIe ECAM (256 MiB) */
+#define LAYOUT_PCI_ECAM 0xe0000000ull /* reserved for PCIe ECAM (256 MiB) */
 #define LAYOUT_IOAPIC 0xfec00000ull
-#define LAYOUT_TESTDEV_MMIO 0xfebf0000ull  /* test device scratch MMIO (4 KiB), --testdev only */
+#define LAYOUT_TESTDEV_MMIO 0xfebf0000ull /* test device scratch MMIO (4 KiB), --testdev only */
 #define LAYOUT_LAPIC 0xfee00000ull
 
 /* Legacy I/O ports. */
@@ -38,7 +38,7 @@
 #define PORT_DEBUG_EXIT 0xf4
 #define PORT_COM1 0x3f8
 #define PORT_FW_CFG 0x510
-#define PORT_ACPI_PM 0x600 /* PM1a_EVT 0x600 (4), PM1a_CNT 0x604 (2), PM_TMR 0x608 (4) */
+#define PORT_ACPI_PM 0x600    /* PM1a_EVT 0x600 (4), PM1a_CNT 0x604 (2), PM_TMR 0x608 (4) */
 #define PORT_PCI_CONFIG 0xcf8 /* 0xcf8 address, 0xcf9 reset control, 0xcfc-0xcff data */
 
 /* Interrupt wiring (GSIs). ISA IRQ 0 (PIT) arrives on IOAPIC pin 2, as on a PC and in QEMU;
