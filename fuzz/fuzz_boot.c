@@ -47,6 +47,7 @@ static uint8_t *initrd_buf; /* INITRD_MAX bytes of pattern */
 static char *long_cmdline;  /* LAYOUT_CMDLINE_MAX + 1 'x' characters */
 static char *long_name, *long_initrd_name;
 static struct layout layouts[4];
+static int verbose; /* VMON_FUZZ_VERBOSE=1: print each result (for looking at seeds) */
 
 static void layout_add(struct layout *l, uint64_t gpa, uint64_t size, uint64_t buf_off)
 {
@@ -71,6 +72,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_log_setup();
+	verbose = getenv("VMON_FUZZ_VERBOSE") != NULL;
 	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	FZ_CHECK(ram != MAP_FAILED, "cannot map guest RAM");
 	initrd_buf = malloc(INITRD_MAX);
@@ -261,6 +263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret = boot_load(&l->gm, &l->e820, &bi, &res, err, sizeof(err));
 
 	FZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL, "err is not NUL-terminated");
+	if (verbose)
+		fprintf(stderr, "boot_load: %d (%s) %s\n", ret, ret ? "error" : boot_kind_name(res.kind),
+			ret ? err : "");
 	if (ret == 0) {
 		check_result(l, &bi, &res);
 	} else {

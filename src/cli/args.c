@@ -139,7 +139,8 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	int c, ret;
 	char *end;
 
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc and musl then also drop the scan position inside a grouped
+		     * short option ("-hv") left over from an earlier call */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {

@@ -376,8 +376,8 @@ int virtq_needs_notify(struct virtq *vq)
 {
 	uint16_t old = vq->signalled_used, now = vq->used_idx, event;
 
-	if (vq->broken || !vq->ready || old == now)
-		return 0;
+	if (!vq->ready || old == now)
+		return 0; /* a broken queue still signals what it pushed before */
 	vq->signalled_used = now;
 	/* The new used idx must be visible before the driver's suppression fields are read. */
 	atomic_thread_fence(memory_order_seq_cst);

@@ -156,8 +156,8 @@ int virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written
 /* After one or more pushes: 1 when the driver wants a used-buffer notification now, else 0.
  * With VIRTIO_F_EVENT_IDX, 1 when used idx moved past used_event since the last call (the
  * vring_need_event test, wrap-around safe); without it, 1 unless the driver set
- * VIRTQ_AVAIL_F_NO_INTERRUPT. Always 0 when nothing was pushed since the last call, and for a
- * broken or disabled queue. */
+ * VIRTQ_AVAIL_F_NO_INTERRUPT. Always 0 when nothing was pushed since the last call and for a
+ * disabled queue; a queue that broke after pushes still reports them. */
 int virtq_needs_notify(struct virtq *vq);
 
 /* Mark the queue broken (a device that found an element malformed for its own reasons). */

@@ -45,7 +45,8 @@ static void test_prefix_lock_rules(void **state)
 	struct emu_insn in;
 	(void)state;
 	assert_int_equal(DEC(M64, &in, 0xf0, 0x01, 0x00), 3); /* lock add [rax], eax */
-	assert_int_equal(in.op, EMU_OP_ALU_EG);
+	assert_int_equal(in.op, EMU_OP_LOCKED);
+	assert_int_equal(in.lop, EMU_OP_ALU_EG);
 	assert_true(in.flags & EMU_I_LOCK);
 	DEC(M64, &in, 0xf0, 0x01, 0xc0); /* register destination */
 	assert_int_equal(in.op, EMU_OP_UD);
@@ -54,7 +55,8 @@ static void test_prefix_lock_rules(void **state)
 	DEC(M64, &in, 0xf0, 0x89, 0x00); /* lock mov */
 	assert_int_equal(in.op, EMU_OP_UD);
 	DEC(M64, &in, 0xf0, 0x0f, 0xc7, 0x08); /* lock cmpxchg8b [rax] */
-	assert_int_equal(in.op, EMU_OP_CMPXCHG8B);
+	assert_int_equal(in.op, EMU_OP_LOCKED);
+	assert_int_equal(in.lop, EMU_OP_CMPXCHG8B);
 	assert_int_equal(in.osize, 8);
 	DEC(M64, &in, 0xf0, 0x0f, 0xa3, 0x00); /* lock bt: not lockable */
 	assert_int_equal(in.op, EMU_OP_UD);

@@ -43,9 +43,37 @@ enum emu_exit {
 	EMU_EXIT_NONE = 0,  /* emu_step only: one instruction completed */
 	EMU_EXIT_HLT,	    /* HLT executed; rip points after it */
 	EMU_EXIT_LIMIT,	    /* max_insns instructions retired */
-	EMU_EXIT_EXCEPTION, /* an exception could not be delivered: exit.vector/error_code */
+	EMU_EXIT_EXCEPTION, /* exc_exit set: exception not delivered (exit.vector/error_code) */
 	EMU_EXIT_UNIMPL,    /* unimplemented instruction: exit.bytes/len; rip points at it */
 	EMU_EXIT_STOP,	    /* emu_request_stop was called */
+	EMU_EXIT_TRIPLE_FAULT, /* shutdown: an exception while delivering #DF (VMM: reset) */
+};
+
+/* System callbacks (CPUID, TSC, MSRs the VMM owns, entropy). Any may be NULL; ctx is the one
+ * given to emu_cpu_init.
+ *
+ * cpuid: regs[0] = EAX (leaf) and regs[2] = ECX (subleaf) on entry; EAX EBX ECX EDX on return.
+ *   NULL: every leaf reads as zeros.
+ * rdtsc: the guest TSC before emu's offset (WRMSR to IA32_TSC adjusts an offset kept in emu).
+ *   NULL: a counter of retired instructions.
+ * rdmsr/wrmsr: MSRs emu forwards (IA32_APIC_BASE 0x1b, x2APIC 0x800-0x8ff, TSC_DEADLINE 0x6e0,
+ *   and any MSR emu does not know). Return 0 on success, -1 to raise #GP(0).
+ * rdrand: fill *val with random bits; return 0, or -1 for "no entropy now" (RDRAND then clears
+ *   CF). NULL: RDRAND always reports failure (CF=0), which guests must tolerate. */
+struct emu_sys_ops {
+	void (*cpuid)(void *ctx, uint32_t regs[4]);
+	uint64_t (*rdtsc)(void *ctx);
+	int (*rdmsr)(void *ctx, uint32_t msr, uint64_t *val);
+	int (*wrmsr)(void *ctx, uint32_t msr, uint64_t val);
+	int (*rdrand)(void *ctx, uint64_t *val);
+};
+
+/* MSRs emu keeps itself (saved to and restored from x86_cpu_state.msrs by get/set_state). */
+struct emu_msrs {
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat, tsc_aux, misc_enable, tsc_offset;
+	uint64_t mtrr_cap, mtrr_def, mtrr_fix[11], mtrr_var[16];
 };
 
 /* Lazy flags: which operation last defined the arithmetic flags (see flags.c). */
@@ -74,10 +102,17 @@ struct emu_lazy_flags {
 /* One software TLB entry: a linear page (tag) and the host address delta for it. Separate tags
  * for read, write and fetch so that pages holding decoded code can be read but not written fast. */
 struct emu_tlb_entry {
-	uint64_t tag_r, tag_w, tag_x;
-	uintptr_t addend; /* host = linear + addend */
-	uint64_t gpa;	  /* guest-physical page */
+	uint64_t tag_r, tag_w, tag_x; /* linear page | EMU_TLB_USER when filled at CPL 3 */
+	uintptr_t addend;	      /* host = linear + addend */
+	uint64_t gpa;		      /* guest-physical page */
+	uint64_t lmask;		      /* ~(size - 1) of the guest page that mapped it (INVLPG) */
+	uint32_t global;	      /* from a global translation (kept across CR3 writes) */
+	uint32_t pad;
 };
+
+/* Tag bit of entries filled at CPL 3: a user access never hits an entry whose permissions
+ * were checked for the supervisor, and vice versa, without flushing on privilege changes. */
+#define EMU_TLB_USER 2ull
 
 enum emu_mode { EMU_MODE_16 = 0, EMU_MODE_32 = 1, EMU_MODE_64 = 2 };
 
@@ -111,10 +146,26 @@ struct emu_cpu {
 	uint8_t stop_block; /* leave the current block after this instruction */
 	uint8_t stop_req;
 
+	/* Events checked at block boundaries: nonzero when an interrupt/NMI is pending, an
+	 * interrupt shadow is active or a stop was requested (see exec_int.c). */
+	uint32_t events;
+	uint8_t nmi_pending;
+	uint8_t delivering; /* vector + 1 of the exception being delivered (double faults) */
+	uint8_t walk_global; /* the last successful page walk mapped a global page */
+	uint8_t walk_large;  /* ... a large page: log2 of its size minus 12 (0: 4 KiB) */
+	uint64_t tlb_user;   /* EMU_TLB_USER at CPL 3, else 0 */
+	uint64_t pdpte[4];   /* PAE page-directory pointers, loaded on CR3 writes */
+	uint64_t icount;     /* retired instructions (TSC without a callback) */
+	uint64_t run_budget; /* icount_left at the start of the run or the last icount update */
+	/* Set by tests: exit with EMU_EXIT_EXCEPTION instead of delivering through the IDT. */
+	uint8_t exc_exit;
+	struct emu_msrs msr;
+
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	struct emu_icache *icache;
 
 	const struct emu_mem_ops *ops;
+	const struct emu_sys_ops *sys;
 	void *ctx;
 
 	struct emu_exit_info exit;
@@ -125,6 +176,27 @@ struct emu_cpu {
  * Returns 0 or -ENOMEM. */
 int emu_cpu_init(struct emu_cpu *cpu, const struct emu_mem_ops *ops, void *ctx)
     __attribute__((warn_unused_result));
+
+/* Install system callbacks (may be called any time between runs; NULL removes them). */
+void emu_cpu_set_sys_ops(struct emu_cpu *cpu, const struct emu_sys_ops *sys);
+
+/* 1 when an external interrupt can be delivered now: RFLAGS.IF=1, no interrupt shadow (the
+ * instruction after STI, MOV SS or POP SS) and no interrupt already injected but undelivered. */
+int emu_cpu_interrupt_window(struct emu_cpu *cpu);
+
+/* Queue external interrupt `vector` (32-255) for delivery through the IDT before the next
+ * instruction the CPU can take it at (the VMM calls this when emu_cpu_interrupt_window says yes,
+ * after acknowledging the vector in its interrupt controller). A HLTed vCPU resumes after the
+ * handler's IRET: call emu_run again. Same thread as emu_run (or while it is not running). */
+void emu_cpu_inject_interrupt(struct emu_cpu *cpu, uint8_t vector);
+
+/* Queue an NMI; delivered when NMIs are not blocked (blocked from NMI delivery until IRET). */
+void emu_cpu_inject_nmi(struct emu_cpu *cpu);
+
+/* Fill t with the CPUID leaves emu implements (see cpuid_emu.c for the vendor and the feature
+ * list). tsc_khz (0: unknown) feeds leaves 0x15/0x16. The VMM then runs cpuid_policy_apply. */
+struct cpuid_table;
+void emu_cpuid_table(struct cpuid_table *t, uint32_t tsc_khz);
 
 /* Free the decode cache. The struct may be reinitialised afterwards. */
 void emu_cpu_destroy(struct emu_cpu *cpu);
@@ -157,8 +229,8 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns);
 /* Execute one instruction. Returns EMU_EXIT_NONE when it retired normally, else as emu_run. */
 int emu_step(struct emu_cpu *cpu);
 
-/* Make a running emu_run return EMU_EXIT_STOP at the next block boundary. Same thread only
- * for now (a cross-thread kick will use an atomic flag). */
+/* Make a running emu_run return EMU_EXIT_STOP at the next block boundary. May be called from
+ * another thread (atomic flag); the VMM uses it to kick a vCPU before injecting an interrupt. */
 void emu_request_stop(struct emu_cpu *cpu);
 
 #endif

@@ -197,7 +197,7 @@ static void dec_special(struct emu_insn *in, struct emu_opinfo *oi, unsigned map
 	if (map == 1 && opc == 0x90 && in->rm == X86_RAX) {
 		oi->op = EMU_OP_NOP; /* NOP / PAUSE; with REX.B it is XCHG r8, rAX */
 	} else if (map == 1 && opc == 0x63 && mode != EMU_MODE_64) {
-		oi->op = EMU_OP_UNIMPL; /* ARPL */
+		oi->op = EMU_OP_ARPL;
 	} else if (map == 2 && opc == 0xb8) {
 		oi->op = rep == 0xf3 ? EMU_OP_POPCNT : EMU_OP_UD;
 	} else if (map == 2 && opc == 0xbc && rep == 0xf3) {
@@ -324,6 +324,8 @@ opcode:
 	if (oi.f & D_M) {
 		FETCH(b);
 		modrm = b;
+		if (map == 2 && (opc & 0xfc) == 0x20)
+			modrm |= 0xc0; /* MOV CR/DR: always the register form */
 		unsigned mod = modrm >> 6, rm = modrm & 7;
 		in->reg = (uint8_t)(((modrm >> 3) & 7) | ((rex & 4) << 1));
 		if (mod == 3) {
@@ -392,6 +394,10 @@ opcode:
 		in->op = EMU_OP_UD;
 	if (lock)
 		in->flags |= EMU_I_LOCK;
+	if (lock && in->op != EMU_OP_UD) {
+		in->lop = in->op; /* executed atomically by exec_lock.c */
+		in->op = EMU_OP_LOCKED;
+	}
 	if (in->op == EMU_OP_UD || in->op == EMU_OP_UNIMPL)
 		in->flags |= EMU_I_END;
 	return in->len;

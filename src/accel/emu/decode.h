@@ -96,6 +96,40 @@ enum emu_op {
 	EMU_OP_IN, /* port = imm unless EMU_I_DX */
 	EMU_OP_OUT,
 	EMU_OP_INT, /* imm = vector (INT3, INT n, INT1) */
+	/* System and legacy instructions (exec_sys.c, exec_seg.c, exec_int.c, exec_legacy.c). */
+	EMU_OP_INTO,
+	EMU_OP_IRET,
+	EMU_OP_MOV_SE,	/* 8E: segment register reg = E */
+	EMU_OP_POP_SEG, /* sub = segment */
+	EMU_OP_LSEG,	/* LES/LDS/LSS/LFS/LGS: sub = segment */
+	EMU_OP_FAR_P,	/* JMP/CALL ptr16:16/32 (sub 1 = CALL), imm = offset | sel << osize*8 */
+	EMU_OP_FAR_E,	/* JMP/CALL m16:16/32/64 (sub 1 = CALL) */
+	EMU_OP_RETF,	/* imm = bytes to release */
+	EMU_OP_GRP6,	/* 0F 00: sub = ModRM.reg */
+	EMU_OP_GRP7,	/* 0F 01: sub = ModRM.reg */
+	EMU_OP_LAR,	/* sub: 0 LAR, 1 LSL */
+	EMU_OP_MOV_CR,	/* sub: 0 read (0F 20), 1 write (0F 22); ModRM.mod ignored */
+	EMU_OP_MOV_DR,	/* sub: 0 read (0F 21), 1 write (0F 23) */
+	EMU_OP_CLTS,
+	EMU_OP_SYSCALL,
+	EMU_OP_SYSRET,
+	EMU_OP_SYSENTER,
+	EMU_OP_SYSEXIT,
+	EMU_OP_WRMSR,
+	EMU_OP_RDTSC,
+	EMU_OP_RDMSR,
+	EMU_OP_RDPMC,
+	EMU_OP_CPUID,
+	EMU_OP_WBINVD, /* INVD, WBINVD */
+	EMU_OP_RDRAND, /* 0F C7 /6 (register) */
+	EMU_OP_BCD,    /* sub: 0 DAA, 1 DAS, 2 AAA, 3 AAS, 4 AAM, 5 AAD (imm = base) */
+	EMU_OP_PUSHA,
+	EMU_OP_POPA,
+	EMU_OP_BOUND,
+	EMU_OP_ARPL,
+	EMU_OP_INS,
+	EMU_OP_OUTS,
+	EMU_OP_LOCKED, /* LOCK-prefixed memory RMW: the instruction's own op is in lop */
 	EMU_OP_SSE, /* MMX/SSE/0F AE: imm2 = map << 8 | opcode, sub = prefix (0, 66, F3, F2) */
 	EMU_OP_X87, /* D8-DF: imm2 = (opcode & 7) << 8 | ModRM */
 	EMU_OP_COUNT
@@ -153,7 +187,8 @@ struct emu_insn {
 	uint8_t seg;   /* effective segment (enum x86_sreg) */
 	int32_t disp;
 	uint16_t imm2; /* ENTER nesting level */
-	uint8_t pad[2];
+	uint8_t lop;   /* EMU_OP_LOCKED: the locked instruction's op */
+	uint8_t pad;
 	uint64_t imm; /* immediate, sign- or zero-extended as the op expects */
 };
 

@@ -184,10 +184,16 @@ static inline uint64_t emu_linear(struct emu_cpu *c, unsigned seg, uint64_t ea, 
 	return emu_seg_linear(c, seg, ea, size, acc);
 }
 
+/* The TLB tag an access to lin at the current privilege compares against. */
+static inline uint64_t emu_tag(const struct emu_cpu *c, uint64_t lin)
+{
+	return (lin & EMU_PAGE_MASK) | c->tlb_user;
+}
+
 static inline uint64_t emu_ld_lin(struct emu_cpu *c, uint64_t lin, unsigned size)
 {
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-	if (likely(e->tag_r == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size))
+	if (likely(e->tag_r == emu_tag(c, lin) && (lin & 0xfff) <= 4096 - size))
 		return ld_host((const uint8_t *)(uintptr_t)(lin + e->addend), size);
 	return emu_ld_slow(c, lin, size);
 }
@@ -195,7 +201,7 @@ static inline uint64_t emu_ld_lin(struct emu_cpu *c, uint64_t lin, unsigned size
 static inline void emu_st_lin(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
 {
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size))
+	if (likely(e->tag_w == emu_tag(c, lin) && (lin & 0xfff) <= 4096 - size))
 		st_host((uint8_t *)(uintptr_t)(lin + e->addend), size, v);
 	else
 		emu_st_slow(c, lin, size, v);
@@ -308,6 +314,9 @@ void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_enter(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_popf(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_io(struct emu_cpu *c, const struct emu_insn *in);
+/* MMX/SSE/SSE2-4.2 and the 0F AE group (exec_sse*.c, exec_fxsr.c); x87 (exec_x87.c). */
+void emu_exec_sse(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_x87(struct emu_cpu *c, const struct emu_insn *in);
 
 /* ---- decode cache (icache.c) ---- */
 
@@ -331,6 +340,81 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 int emu_icache_page_has_code(const struct emu_cpu *c, uint64_t page);
 /* Drop the decoded code of a page (on a write to it). Sets c->stop_block. */
 void emu_icache_invalidate_page(struct emu_cpu *c, uint64_t page);
+
+/* Host pointer for a store of size bytes at linear lin within one page of RAM (dropping decoded
+ * code on the page first), or NULL for MMIO or a page-crossing access. Faults like a store. */
+uint8_t *emu_host_w(struct emu_cpu *c, uint64_t lin, unsigned size);
+
+/* ---- system instructions (exec_sys.c, exec_seg.c, exec_int.c, exec_legacy.c, msr.c) ---- */
+
+/* Kinds of event delivery. */
+enum emu_ev {
+	EMU_EV_EXC = 0, /* exception (fault/trap raised by an instruction) */
+	EMU_EV_SOFT,	/* INT n, INT3, INTO: DPL checked, return address after the insn */
+	EMU_EV_ICEBP,	/* INT1: no DPL check, return address after the insn */
+	EMU_EV_EXT,	/* external interrupt (EXT bit in error codes) */
+	EMU_EV_NMI,
+};
+
+/* Instructions outside the common set (dispatched from exec.c). Returns 0 or an exit reason. */
+int emu_exec_sys(struct emu_cpu *c, const struct emu_insn *in);
+int emu_exec_seg(struct emu_cpu *c, const struct emu_insn *in);
+int emu_exec_legacy(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_int(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_iret(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_locked(struct emu_cpu *c, const struct emu_insn *in);
+void emu_exec_sti(struct emu_cpu *c);
+/* SGDT(0)/SIDT(1)/LGDT(2)/LIDT(3) with a memory operand; SWAPGS. */
+void emu_exec_dtable(struct emu_cpu *c, const struct emu_insn *in, unsigned which);
+void emu_swapgs(struct emu_cpu *c);
+/* #GP(0) unless port I/O of size bytes at port is allowed (IOPL, then the TSS bitmap). */
+void emu_io_check(struct emu_cpu *c, uint16_t port, unsigned size);
+
+/* Deliver an event through the IVT/IDT now (may raise). */
+void emu_deliver(struct emu_cpu *c, unsigned vector, int type, int has_err, uint32_t err);
+/* Called by emu_run after an exception unwound: deliver it (handling #DF and triple faults).
+ * Returns 0 to continue or an exit reason. */
+int emu_exception(struct emu_cpu *c);
+/* Block-boundary event check (c->events != 0). Returns 0, or an exit reason; *one_insn is set
+ * when only one instruction may run before the next check (interrupt shadow). */
+int emu_events(struct emu_cpu *c, int *one_insn);
+/* Recompute c->events from the pending state. */
+void emu_events_update(struct emu_cpu *c);
+
+/* Load segment register seg from selector sel with protected-mode checks (MOV/POP Sreg, LxS). */
+void emu_load_seg(struct emu_cpu *c, unsigned seg, uint16_t sel);
+/* Read the 8-byte descriptor for selector sel (GDT or LDT); raises vec(sel) when outside. */
+uint64_t emu_desc_read(struct emu_cpu *c, uint16_t sel, unsigned vec);
+/* Unpack descriptor d for selector sel into *s. */
+void emu_desc_unpack(struct x86_segment *s, uint16_t sel, uint64_t d);
+/* Supervisor (implicit) accesses to system structures at linear addresses. */
+uint64_t emu_sys_ld(struct emu_cpu *c, uint64_t lin, unsigned size);
+void emu_sys_st(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Set the privilege the TLB checks accesses against (c->cpl and c->tlb_user). */
+static inline void emu_set_cpl(struct emu_cpu *c, unsigned cpl)
+{
+	c->cpl = (uint8_t)cpl;
+	c->tlb_user = cpl == 3 ? EMU_TLB_USER : 0;
+}
+
+/* Control registers with their side effects (TLB flushes, PDPTE loads, mode changes); raise
+ * #GP(0) on reserved bits or invalid combinations. */
+void emu_write_cr0(struct emu_cpu *c, uint64_t v);
+void emu_write_cr3(struct emu_cpu *c, uint64_t v);
+void emu_write_cr4(struct emu_cpu *c, uint64_t v);
+/* TLB maintenance: everything but global entries (CR3 writes), one page (INVLPG). */
+void emu_tlb_flush_nonglobal(struct emu_cpu *c);
+void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin);
+/* Load the PAE PDPTEs from CR3; returns 0 or -1 when one has reserved bits set. */
+int emu_load_pdptes(struct emu_cpu *c, uint64_t cr3);
+
+/* MSR access (msr.c): 0, or -1 for #GP. */
+int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *v);
+int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v);
+/* Copy emu's MSRs to st->msrs and back (get/set_state). */
+void emu_msrs_save(const struct emu_cpu *c, struct x86_cpu_state *st);
+void emu_msrs_load(struct emu_cpu *c, const struct x86_cpu_state *st);
+uint64_t emu_rdtsc(struct emu_cpu *c);
 
 /* ---- MMU (mmu.c) ---- */
 

@@ -24,15 +24,6 @@ _Noreturn void emu_exit_now(struct emu_cpu *c, unsigned reason)
 	longjmp(c->jb, 2);
 }
 
-/* Deliver the exception recorded in c->exit through the IDT. Returns 1 when delivered.
- * Not implemented in this milestone: protected/long-mode IDT delivery, double and triple faults
- * come with the system instructions. */
-static int emu_deliver_exception(struct emu_cpu *c)
-{
-	(void)c;
-	return 0;
-}
-
 /* The result of the ALU operation kind on a and b (already truncated to size); the new lazy
  * flags go to *cc so that the caller can commit them after its store has succeeded. */
 static inline uint64_t alu_compute(const struct emu_cpu *c, unsigned kind, unsigned size,
@@ -123,7 +114,7 @@ static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned 
 	 * run on parallel threads; one thread per guest makes it trivially atomic today. */
 	uint64_t lin = emu_linear(c, in->seg, ea, size, EMU_ACC_W);
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-	if (likely(e->tag_w == (lin & EMU_PAGE_MASK) && (lin & 0xfff) <= 4096 - size)) {
+	if (likely(e->tag_w == emu_tag(c, lin) && (lin & 0xfff) <= 4096 - size)) {
 		uint8_t *p = (uint8_t *)(uintptr_t)(lin + e->addend);
 		r = alu_compute(c, kind, size, ld_host(p, size), b, &cc);
 		st_host(p, size, r);
@@ -293,6 +284,12 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 		/* Software interrupts are delivered with the return address after INT. */
 		c->st.rip = c->next_rip;
 		emu_raise(c, (unsigned)in->imm, 0, 0);
+	case EMU_OP_SSE:
+		emu_exec_sse(c, in);
+		break;
+	case EMU_OP_X87:
+		emu_exec_x87(c, in);
+		break;
 	case EMU_OP_UD:
 		emu_raise(c, EMU_UD, 0, 0);
 	default:
@@ -508,8 +505,16 @@ static int run_blocks(struct emu_cpu *c)
 {
 	for (;;) {
 		const struct emu_insn *insns;
+		int one = 0;
+
+		/* Injected interrupts, NMIs, the interrupt shadow and stop requests. */
+		if (unlikely(__atomic_load_n(&c->events, __ATOMIC_RELAXED))) {
+			int r = emu_events(c, &one);
+			if (r)
+				return r;
+		}
 		const struct emu_block *b = emu_icache_get(c, &insns);
-		unsigned n = b->n;
+		unsigned n = unlikely(one) ? 1 : b->n;
 
 		c->stop_block = 0;
 		for (unsigned i = 0; i < n; i++) {
@@ -524,26 +529,30 @@ static int run_blocks(struct emu_cpu *c)
 			if (unlikely(c->stop_block))
 				break;
 		}
-		if (unlikely(c->stop_req)) {
-			c->stop_req = 0;
-			return EMU_EXIT_STOP;
-		}
 	}
 }
 
 int emu_run(struct emu_cpu *c, uint64_t max_insns)
 {
 	c->icount_left = max_insns ? max_insns : UINT64_MAX;
+	c->run_budget = c->icount_left;
 	c->exit.reason = EMU_EXIT_NONE;
-	while (setjmp(c->jb)) {
-		if (c->exit.reason != EMU_EXIT_NONE)
-			return (int)c->exit.reason;
-		if (!emu_deliver_exception(c)) {
+	c->delivering = 0;
+	if (setjmp(c->jb)) {
+		/* An exception or exit unwound an instruction (or a delivery). */
+		if (c->exit.reason == EMU_EXIT_NONE && !c->exc_exit)
+			c->exit.reason = (uint32_t)emu_exception(c);
+		else if (c->exit.reason == EMU_EXIT_NONE)
 			c->exit.reason = EMU_EXIT_EXCEPTION;
-			return EMU_EXIT_EXCEPTION;
+		if (c->exit.reason != EMU_EXIT_NONE) {
+			emu_cpu_update_mode(c);
+			goto out;
 		}
 	}
 	c->exit.reason = (uint32_t)run_blocks(c);
+out:
+	c->icount += c->run_budget - c->icount_left;
+	c->run_budget = c->icount_left;
 	return (int)c->exit.reason;
 }
 
@@ -555,5 +564,6 @@ int emu_step(struct emu_cpu *c)
 
 void emu_request_stop(struct emu_cpu *c)
 {
-	c->stop_req = 1;
+	__atomic_store_n(&c->stop_req, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&c->events, 1u, __ATOMIC_RELAXED);
 }

@@ -263,7 +263,7 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 	uint64_t lin = (c->seg_base[X86_CS] + c->st.rip) & c->lin_mask, gpa;
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 
-	if (likely(e->tag_x == (lin & EMU_PAGE_MASK))) {
+	if (likely(e->tag_x == emu_tag(c, lin))) {
 		gpa = e->gpa | (lin & 0xfff);
 	} else {
 		e = emu_tlb_fill(c, lin, EMU_ACC_X, &gpa);

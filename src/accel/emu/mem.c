@@ -7,11 +7,33 @@
  * drops the stale decoded blocks first (self-modifying code, module loading). */
 #include "accel/emu/emu_priv.h"
 
+static inline void tlb_kill(struct emu_tlb_entry *e)
+{
+	e->tag_r = e->tag_w = e->tag_x = EMU_TLB_INVALID;
+	e->gpa = EMU_TLB_INVALID;
+	e->global = 0;
+}
+
 void emu_tlb_flush(struct emu_cpu *c)
 {
+	for (unsigned i = 0; i < EMU_TLB_SIZE; i++)
+		tlb_kill(&c->tlb[i]);
+}
+
+void emu_tlb_flush_nonglobal(struct emu_cpu *c)
+{
+	for (unsigned i = 0; i < EMU_TLB_SIZE; i++)
+		if (!c->tlb[i].global)
+			tlb_kill(&c->tlb[i]);
+}
+
+/* INVLPG: every entry that came from the guest page containing lin (large pages were split). */
+void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
+{
 	for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
-		c->tlb[i].tag_r = c->tlb[i].tag_w = c->tlb[i].tag_x = EMU_TLB_INVALID;
-		c->tlb[i].gpa = EMU_TLB_INVALID;
+		struct emu_tlb_entry *e = &c->tlb[i];
+		if (e->tag_r != EMU_TLB_INVALID && !((e->tag_r ^ lin) & e->lmask))
+			tlb_kill(e);
 	}
 }
 
@@ -34,15 +56,19 @@ struct emu_tlb_entry *emu_tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, uin
 		return NULL;
 
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-	if (e->gpa != pa || e->addend != (uintptr_t)host - page)
+	uint64_t tag = page | c->tlb_user;
+	if (e->gpa != pa || e->addend != (uintptr_t)host - page || (e->tag_r & ~EMU_PAGE_MASK) !=
+	    c->tlb_user)
 		e->tag_r = e->tag_w = e->tag_x = EMU_TLB_INVALID;
 	e->addend = (uintptr_t)host - page;
 	e->gpa = pa;
-	e->tag_r = page;
+	e->global = c->walk_global;
+	e->lmask = ~((4096ull << c->walk_large) - 1);
+	e->tag_r = tag;
 	if (acc == EMU_ACC_X)
-		e->tag_x = page;
+		e->tag_x = tag;
 	if (acc == EMU_ACC_W && !emu_icache_page_has_code(c, pa))
-		e->tag_w = page;
+		e->tag_w = tag;
 	return e;
 }
 
@@ -81,12 +107,31 @@ void emu_st_slow(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
 		c->ops->mmio_write(c->ctx, gpa, size, v & sz_mask(size));
 		return;
 	}
-	if (e->tag_w != (lin & EMU_PAGE_MASK)) {
+	if (e->tag_w != emu_tag(c, lin)) {
 		/* The page holds decoded code: drop it, then the write tag can be installed. */
 		emu_icache_invalidate_page(c, gpa & EMU_PAGE_MASK);
-		e->tag_w = lin & EMU_PAGE_MASK;
+		e->tag_w = emu_tag(c, lin);
 	}
 	st_host((uint8_t *)(uintptr_t)(lin + e->addend), size, v);
+}
+
+uint8_t *emu_host_w(struct emu_cpu *c, uint64_t lin, unsigned size)
+{
+	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	uint64_t gpa;
+
+	if ((lin & 0xfff) + size > 4096)
+		return NULL;
+	if (e->tag_w != emu_tag(c, lin)) {
+		e = emu_tlb_fill(c, lin, EMU_ACC_W, &gpa);
+		if (!e)
+			return NULL;
+		if (e->tag_w != emu_tag(c, lin)) {
+			emu_icache_invalidate_page(c, gpa & EMU_PAGE_MASK);
+			e->tag_w = emu_tag(c, lin);
+		}
+	}
+	return (uint8_t *)(uintptr_t)(lin + e->addend);
 }
 
 void emu_probe_write(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size)
@@ -94,7 +139,7 @@ void emu_probe_write(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size
 	uint64_t lin = emu_linear(c, seg, ea, size, EMU_ACC_W), gpa;
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 
-	if (e->tag_w != (lin & EMU_PAGE_MASK))
+	if (e->tag_w != emu_tag(c, lin))
 		emu_tlb_fill(c, lin, EMU_ACC_W, &gpa);
 	if ((lin & 0xfff) + size > 4096)
 		emu_tlb_fill(c, (lin + size - 1) & c->lin_mask, EMU_ACC_W, &gpa);
