@@ -8,7 +8,7 @@ BUILD ?= build
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -Isrc -MMD -MP
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS += -lpthread -lm
+LDLIBS += -lpthread -lm -latomic
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -81,7 +81,7 @@ run: deps
 		--cmdline "$$(cat $(BUILD)/guest/cmdline)" --mem 512M $(RUN_ARGS)
 
 bench: deps
-	@$(MAKE) --no-print-directory build guests
+	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests
 	@bash bench/run.sh $(BUILD)
 
 fmt:

@@ -25,4 +25,4 @@ int accel_host_has_hw_virt(void)
 	fclose(f);
 	return found;
 }
-const struct accel_ops *const accel_emu_ops = NULL;
+

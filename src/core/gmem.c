@@ -100,10 +100,12 @@ static struct gmem_region *region_of(const struct gmem *gm, uint64_t gpa)
 	return NULL;
 }
 
-static void region_mark_dirty(struct gmem_region *r, uint64_t off, uint64_t len)
+static void region_mark_dirty(struct gmem *gm, struct gmem_region *r, uint64_t off, uint64_t len)
 {
 	if (len == 0)
 		return;
+	if (gm->write_hook)
+		gm->write_hook(gm->write_hook_ctx, r->gpa + off, len);
 	uint64_t first = off >> GMEM_PAGE_SHIFT;
 	uint64_t last = (off + len - 1) >> GMEM_PAGE_SHIFT;
 	for (uint64_t pg = first; pg <= last; pg++)
@@ -125,7 +127,7 @@ void *gmem_ptr(struct gmem *gm, uint64_t gpa, uint64_t len, int access)
 		if (len == 0 && off == r->size && i + 1 < gm->nr_regions)
 			continue; /* prefer the region that starts here */
 		if (access & GMEM_WRITE)
-			region_mark_dirty(r, off, len);
+			region_mark_dirty(gm, r, off, len);
 		return r->hva + off;
 	}
 	return NULL;
@@ -166,7 +168,7 @@ static int gmem_copy(struct gmem *gm, uint64_t gpa, void *buf, size_t len, int o
 				memcpy(r->hva + off, b, n);
 			else
 				memset(r->hva + off, c, n);
-			region_mark_dirty(r, off, n);
+			region_mark_dirty(gm, r, off, n);
 		}
 		if (b)
 			b += n;
@@ -200,7 +202,7 @@ void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, uint64_t len)
 		uint64_t off = gpa - r->gpa;
 		uint64_t avail = r->size - off;
 		uint64_t n = len < avail ? len : avail;
-		region_mark_dirty(r, off, n);
+		region_mark_dirty(gm, r, off, n);
 		gpa += n;
 		len -= n;
 	}
@@ -220,4 +222,11 @@ uint64_t gmem_low_ram_end(const struct gmem *gm)
 {
 	const struct gmem_region *r = region_of(gm, 0);
 	return r ? r->size : 0;
+}
+
+void gmem_set_write_hook(struct gmem *gm, void (*hook)(void *ctx, uint64_t gpa, uint64_t len),
+			 void *ctx)
+{
+	gm->write_hook_ctx = ctx;
+	gm->write_hook = hook;
 }

@@ -36,6 +36,9 @@ struct gmem {
 	unsigned nr_regions;
 	uint64_t ram_size; /* total bytes of RAM over all regions */
 	int owns_mappings; /* 1 when gmem_init_ram mmap-ed the memory itself */
+	/* Called for every range marked dirty (see gmem_set_write_hook). */
+	void (*write_hook)(void *ctx, uint64_t gpa, uint64_t len);
+	void *write_hook_ctx;
 };
 
 /* Lay out ram_size bytes of anonymous memory (MAP_NORESERVE) as the PC does: one region from 0 up
@@ -75,6 +78,13 @@ void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, uint64_t len);
 
 /* Test and clear the dirty bit of the page containing gpa. Returns 1 if it was dirty. */
 int gmem_test_and_clear_dirty(struct gmem *gm, uint64_t gpa);
+
+/* Install hook, called (from any thread) with every guest-physical range that is marked dirty:
+ * by gmem_write/gmem_fill after the copy, by gmem_ptr with GMEM_WRITE before the caller writes,
+ * and by gmem_mark_dirty. The emu backend uses it to drop decoded code the VMM overwrites. Set it
+ * before other threads use gm; NULL removes it. */
+void gmem_set_write_hook(struct gmem *gm, void (*hook)(void *ctx, uint64_t gpa, uint64_t len),
+			 void *ctx);
 
 /* Guest-physical end of RAM below 4 GiB (the size of region 0). */
 uint64_t gmem_low_ram_end(const struct gmem *gm);

@@ -37,7 +37,7 @@ static void pio_out(void *ctx, uint16_t port, unsigned size, uint32_t val)
 	(void)ctx, (void)port, (void)size, (void)val;
 }
 
-static const struct emu_mem_ops ops = {ram_ptr, mmio_read, mmio_write, pio_in, pio_out};
+static const struct emu_mem_ops ops = {ram_ptr, mmio_read, mmio_write, pio_in, pio_out, NULL};
 
 struct loop {
 	const char *name;

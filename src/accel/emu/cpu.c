@@ -11,9 +11,19 @@ int emu_cpu_init(struct emu_cpu *c, const struct emu_mem_ops *ops, void *ctx)
 	if (emu_icache_init(c))
 		return -ENOMEM;
 	x86_state_reset(&c->st);
+	/* Firmware defaults, as the kvm backend sets them: PAT power-on value, fast strings,
+	 * MTRRs enabled with write-back as the default type. */
+	c->msr.pat = 0x0007040600070406ull;
+	c->msr.misc_enable = 1;
+	c->msr.mtrr_def = 0xc06;
 	emu_cpu_update_mode(c);
 	emu_tlb_flush(c);
 	return 0;
+}
+
+void emu_cpu_set_sys_ops(struct emu_cpu *c, const struct emu_sys_ops *sys)
+{
+	c->sys = sys;
 }
 
 void emu_cpu_destroy(struct emu_cpu *c)
@@ -50,12 +60,13 @@ void emu_cpu_update_mode(struct emu_cpu *c)
 				c->flat = 0;
 		}
 	}
+	/* Through emu_set_cpl: TLB entries filled for the supervisor must not serve CPL 3. */
 	if (!pe)
-		c->cpl = 0;
+		emu_set_cpl(c, 0);
 	else if (c->st.rflags & F_VM)
-		c->cpl = 3;
+		emu_set_cpl(c, 3);
 	else
-		c->cpl = cs->selector & 3;
+		emu_set_cpl(c, cs->selector & 3);
 }
 
 void emu_cpu_set_state(struct emu_cpu *c, const struct x86_cpu_state *st)
@@ -65,6 +76,8 @@ void emu_cpu_set_state(struct emu_cpu *c, const struct x86_cpu_state *st)
 	c->cc.op = EMU_CC_EAGER;
 	emu_cpu_update_mode(c);
 	emu_tlb_flush(c);
+	emu_msrs_load(c, st);
+	emu_events_update(c); /* pending interrupt and interrupt shadow from the state */
 }
 
 uint64_t emu_cpu_rflags(struct emu_cpu *c)
@@ -77,4 +90,5 @@ void emu_cpu_get_state(struct emu_cpu *c, struct x86_cpu_state *st)
 {
 	emu_flags_materialize(c);
 	*st = c->st;
+	emu_msrs_save(c, st);
 }

@@ -29,13 +29,18 @@
  * mmio_read/mmio_write: an access of size 1, 2, 4 or 8 bytes to a non-RAM address, little-endian
  * value in the low bytes. Accesses crossing a page boundary are split into bytes.
  *
- * pio_in/pio_out: port I/O of size 1, 2 or 4. */
+ * pio_in/pio_out: port I/O of size 1, 2 or 4.
+ *
+ * code_page (optional, may be NULL): the decode cache started holding code from guest-physical
+ * page (4 KiB aligned). A VMM with several vCPUs records it, so that a write to the page by the
+ * VMM or another vCPU can drop the decoded code (emu_invalidate_phys) before it runs again. */
 struct emu_mem_ops {
 	uint8_t *(*ram_ptr)(void *ctx, uint64_t gpa, int write);
 	uint64_t (*mmio_read)(void *ctx, uint64_t gpa, unsigned size);
 	void (*mmio_write)(void *ctx, uint64_t gpa, unsigned size, uint64_t val);
 	uint32_t (*pio_in)(void *ctx, uint16_t port, unsigned size);
 	void (*pio_out)(void *ctx, uint16_t port, unsigned size, uint32_t val);
+	void (*code_page)(void *ctx, uint64_t page);
 };
 
 /* Why emu_run/emu_step returned. */
@@ -159,6 +164,12 @@ struct emu_cpu {
 	uint64_t run_budget; /* icount_left at the start of the run or the last icount update */
 	/* Set by tests: exit with EMU_EXIT_EXCEPTION instead of delivering through the IDT. */
 	uint8_t exc_exit;
+	/* Locked instructions (exec_lock.c): a scratch copy of the operand's page and the TLB entry
+	 * redirected to it while the instruction runs (restored by emu_run if it faults). */
+	struct emu_tlb_entry *lock_tlb;
+	uint8_t in_locked; /* emu_exec_locked is running the instruction (XCHG must not recurse) */
+	struct emu_tlb_entry lock_saved;
+	uint8_t lock_page[4096];
 	struct emu_msrs msr;
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];

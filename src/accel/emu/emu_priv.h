@@ -57,6 +57,9 @@ enum {
 enum emu_acc { EMU_ACC_R = 0, EMU_ACC_W = 1, EMU_ACC_X = 2 };
 
 #define EMU_PAGE_MASK (~0xfffull)
+/* MAXPHYADDR: the physical-address width the MMU checks reserved bits against and CPUID
+ * 0x80000008 reports (also the limit of MTRR base/mask fields). */
+#define EMU_PHYS_BITS 40
 
 /* ---- exceptions and exits (exec.c) ---- */
 
@@ -251,6 +254,9 @@ static inline void emu_set_e(struct emu_cpu *c, const struct emu_insn *in, unsig
 		emu_st(c, in->seg, emu_ea(c, in), size, v);
 }
 
+/* Execute one decoded instruction (exec.c). Returns 0 or an exit reason. */
+int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in);
+
 /* ---- stack (exec_ctl.c) ---- */
 
 void emu_push(struct emu_cpu *c, unsigned size, uint64_t v);
@@ -302,7 +308,6 @@ static inline uint32_t flags_szp(uint64_t res, unsigned size)
 
 /* ---- instruction groups (exec_alu.c, exec_ctl.c, exec_str.c) ---- */
 
-void emu_exec_alu(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_shift(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_shxd(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_muldiv(struct emu_cpu *c, const struct emu_insn *in);
@@ -362,7 +367,16 @@ int emu_exec_seg(struct emu_cpu *c, const struct emu_insn *in);
 int emu_exec_legacy(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_int(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_iret(struct emu_cpu *c, const struct emu_insn *in);
+/* A LOCK-prefixed memory RMW (EMU_OP_LOCKED) or XCHG with memory, executed atomically with
+ * respect to other vCPU threads on the same guest RAM (exec_lock.c). */
 void emu_exec_locked(struct emu_cpu *c, const struct emu_insn *in);
+/* 1 when the host has an inline 16-byte compare-and-swap (CMPXCHG16B is then atomic and CPUID
+ * advertises CX16). x86-64 hosts: CMPXCHG16B, compiled per function (exec_lock.c). */
+#if defined(__x86_64__) || defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
+#define EMU_HAVE_CAS16 1
+#else
+#define EMU_HAVE_CAS16 0
+#endif
 void emu_exec_sti(struct emu_cpu *c);
 /* SGDT(0)/SIDT(1)/LGDT(2)/LIDT(3) with a memory operand; SWAPGS. */
 void emu_exec_dtable(struct emu_cpu *c, const struct emu_insn *in, unsigned which);

@@ -164,7 +164,7 @@ static void exec_xchg(struct emu_cpu *c, const struct emu_insn *in)
 	unsigned size = in->osize;
 	uint64_t g = reg_get(c, in->reg, size);
 
-	/* XCHG with memory is implicitly locked: an atomic exchange once vCPUs are parallel. */
+	/* With memory this runs inside emu_exec_locked (on a private copy of the operand). */
 	if (in->flags & EMU_I_REG) {
 		uint64_t e = reg_get(c, in->rm, size);
 		reg_set(c, in->rm, size, g);
@@ -275,13 +275,17 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 		if (in->op == EMU_OP_CLI) {
 			c->st.rflags &= ~(uint64_t)F_IF;
 		} else {
-			if (!(c->st.rflags & F_IF))
-				c->st.flags |= X86_STATE_INT_SHADOW;
-			c->st.rflags |= F_IF;
+			emu_exec_sti(c);
+			c->stop_block = 1; /* the shadow is handled at the block boundary */
 		}
 		break;
 	case EMU_OP_INT:
-		/* Software interrupts are delivered with the return address after INT. */
+		if (!c->exc_exit) {
+			/* INT n/INT3/INT1 through the IDT: gate DPL checks, return address after. */
+			emu_exec_int(c, in);
+			break;
+		}
+		/* Tests: report the vector as an exception with rip after the instruction. */
 		c->st.rip = c->next_rip;
 		emu_raise(c, (unsigned)in->imm, 0, 0);
 	case EMU_OP_SSE:
@@ -293,7 +297,8 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 	case EMU_OP_UD:
 		emu_raise(c, EMU_UD, 0, 0);
 	default:
-		emu_exit_now(c, EMU_EXIT_UNIMPL);
+		/* System, segment and legacy instructions (exec_sys.c dispatches the rest). */
+		return emu_exec_sys(c, in);
 	}
 	return 0;
 }
@@ -353,6 +358,12 @@ static inline int exec_one(struct emu_cpu *c, const struct emu_insn *in)
 		reg_set(c, in->reg, size, emu_ea(c, in));
 		break;
 	case EMU_OP_XCHG:
+		/* XCHG with memory is implicitly locked. EMU_I_LOCK on an XCHG means it is already
+		 * running inside emu_exec_locked (LOCK-prefixed forms decode to EMU_OP_LOCKED). */
+		if (!(in->flags & (EMU_I_REG | EMU_I_LOCK))) {
+			emu_exec_locked(c, in);
+			break;
+		}
 		exec_xchg(c, in);
 		break;
 	case EMU_OP_INC:
@@ -501,6 +512,11 @@ static inline int exec_one(struct emu_cpu *c, const struct emu_insn *in)
 	return 0;
 }
 
+int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in)
+{
+	return exec_one(c, in);
+}
+
 static int run_blocks(struct emu_cpu *c)
 {
 	for (;;) {
@@ -540,6 +556,11 @@ int emu_run(struct emu_cpu *c, uint64_t max_insns)
 	c->delivering = 0;
 	if (setjmp(c->jb)) {
 		/* An exception or exit unwound an instruction (or a delivery). */
+		if (c->lock_tlb) {
+			*c->lock_tlb = c->lock_saved;
+			c->lock_tlb = NULL;
+		}
+		c->in_locked = 0;
 		if (c->exit.reason == EMU_EXIT_NONE && !c->exc_exit)
 			c->exit.reason = (uint32_t)emu_exception(c);
 		else if (c->exit.reason == EMU_EXIT_NONE)

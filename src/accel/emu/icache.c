@@ -94,9 +94,11 @@ int emu_icache_page_has_code(const struct emu_cpu *c, uint64_t page)
 	return ic_page_find(c->icache, page, NULL) != NULL;
 }
 
-/* Link block bi into the list of page (creating the record). Returns 0, or -1 when full. */
-static int ic_page_add(struct emu_icache *ic, uint64_t page, uint32_t bi, uint32_t *next_slot)
+/* Link block bi into the list of page (creating the record, and telling the VMM). Returns 0, or
+ * -1 when full. */
+static int ic_page_add(struct emu_cpu *c, uint64_t page, uint32_t bi, uint32_t *next_slot)
 {
+	struct emu_icache *ic = c->icache;
 	struct ic_page *p = ic_page_find(ic, page, NULL);
 
 	if (!p) {
@@ -115,6 +117,8 @@ static int ic_page_add(struct emu_icache *ic, uint64_t page, uint32_t bi, uint32
 		uint32_t *head = &ic->page_hash[ic_page_hash(page)];
 		p->next = *head;
 		*head = idx + 1;
+		if (c->ops->code_page)
+			c->ops->code_page(c->ctx, page);
 	}
 	*next_slot = p->blocks;
 	p->blocks = bi + 1;
@@ -237,8 +241,8 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 	}
 	*b = (struct emu_block){
 	    .gpa = gpa, .gpa_last = page1, .first = ic->ninsns, .n = (uint16_t)n, .mode = c->mode};
-	if (ic_page_add(ic, page0, bi, &b->page_next) ||
-	    (page1 != page0 && ic_page_add(ic, page1, bi, &ic->block_page1_next[bi]))) {
+	if (ic_page_add(c, page0, bi, &b->page_next) ||
+	    (page1 != page0 && ic_page_add(c, page1, bi, &ic->block_page1_next[bi]))) {
 		ic_flush(ic); /* page table full: start over (retranslated on the next lookup) */
 		ic->tmp_block = *b;
 		ic->tmp_block.mode = IC_DEAD;
