@@ -14,9 +14,9 @@ mkdir -p "$out"
 CC=${CC:-cc}
 FLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -fno-strict-aliasing -I$root/src -I$root/tests/difftest"
-srcs="$root/src/accel/emu/*.c $root/src/arch/x86/cpu_state.c"
+srcs="$root/src/accel/emu/*.c $root/src/arch/x86/cpu_state.c $root/src/arch/x86/cpuid.c"
 # shellcheck disable=SC2086
-$CC $FLAGS -o "$out/difftest" $srcs "$root"/tests/difftest/{difftest,native,gen,gen_alu,gen_ctl,enc}.c
+$CC $FLAGS -o "$out/difftest" $srcs "$root"/tests/difftest/{difftest,native,gen,gen_alu,gen_ctl,enc}.c -lm -latomic -lpthread
 # shellcheck disable=SC2086
-$CC $FLAGS -o "$out/emu-bench" $srcs "$root/tests/difftest/bench.c"
+$CC $FLAGS -o "$out/emu-bench" $srcs "$root/tests/difftest/bench.c" -lm -latomic -lpthread
 exec "$out/difftest" "$@"
