@@ -222,6 +222,7 @@ int main(int argc, char **argv)
 	env.code = aligned_alloc(4096, DT_CODE_SIZE);
 	if (!env.code || emu_cpu_init(&cpu, &env_ops, &env))
 		return 2;
+	cpu.exc_exit = 1; /* report exceptions instead of delivering them */
 	uint64_t rng = o.seed * 0x9e3779b97f4a7c15ull + 1;
 	unsigned plen = dt_prologue((uint8_t *)DT_CODE);
 	uint64_t seq_addr = DT_CODE + plen;
