@@ -1,71 +1,84 @@
-/* Userspace IOAPIC. See ioapic.h. */
+/* Userspace I/O APIC. See ioapic.h for the model. */
 #include "hw/irq/ioapic.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define IOAPIC_REG_ID 0x00
 #define IOAPIC_REG_VER 0x01
 #define IOAPIC_REG_ARB 0x02
 #define IOAPIC_REG_REDIR 0x10
-#define IOAPIC_VERSION 0x00170011u
+#define IOAPIC_REG_REDIR_END (IOAPIC_REG_REDIR + 2 * IOAPIC_PINS)
+#define IOAPIC_VERSION (((IOAPIC_PINS - 1u) << 16) | 0x11u)
 
-#define IOAPIC_OFF_SEL 0x00
-#define IOAPIC_OFF_WIN 0x10
-#define IOAPIC_OFF_EOI 0x40
+#define RTE_RO_BITS (IOAPIC_RTE_DELIVS | IOAPIC_RTE_REMOTE_IRR)
 
-#define RTE_VECTOR 0xffull
-#define RTE_DELMODE_SHIFT 8
-#define RTE_DEST_LOGICAL (1ull << 11)
-#define RTE_DELIVS (1ull << 12)
-#define RTE_REMOTE_IRR (1ull << 14)
-#define RTE_TRIGGER_LEVEL (1ull << 15)
-#define RTE_MASKED (1ull << 16)
-#define RTE_RO_BITS (RTE_DELIVS | RTE_REMOTE_IRR)
-#define RTE_DEST_SHIFT 56
+#define DM_SMI 2
+#define DM_NMI 4
+#define DM_INIT 5
+#define DM_EXTINT 7
 
-struct pending {
+/* Messages collected under the lock and delivered after it is released. */
+struct ioapic_msgs {
 	unsigned n;
 	uint64_t rte[IOAPIC_PINS];
 };
 
-static void queue(struct pending *p, uint64_t rte)
+static unsigned rte_delmode(uint64_t e)
 {
-	if (p->n < IOAPIC_PINS)
-		p->rte[p->n++] = rte;
+	return (unsigned)(e >> IOAPIC_RTE_DELMODE_SHIFT) & 7;
 }
 
-static void flush(struct ioapic *io, const struct pending *p)
+/* Level-triggered in effect: NMI, SMI, INIT and ExtINT are always edge (82093AA). */
+static bool rte_is_level(uint64_t e)
 {
-	for (unsigned i = 0; i < p->n; i++) {
-		uint64_t e = p->rte[i];
-		if (io->ops && io->ops->deliver)
-			io->ops->deliver(io->ctx, (uint32_t)(e >> RTE_DEST_SHIFT),
-					 !!(e & RTE_DEST_LOGICAL),
-					 (unsigned)((e >> RTE_DELMODE_SHIFT) & 7),
-					 (uint8_t)(e & RTE_VECTOR), !!(e & RTE_TRIGGER_LEVEL));
+	unsigned dm = rte_delmode(e);
+
+	if (dm == DM_SMI || dm == DM_NMI || dm == DM_INIT || dm == DM_EXTINT)
+		return false;
+	return (e & IOAPIC_RTE_LEVEL) != 0;
+}
+
+static void msgs_add(struct ioapic_msgs *m, uint64_t rte)
+{
+	if (m->n < IOAPIC_PINS)
+		m->rte[m->n++] = rte;
+}
+
+static void msgs_send(const struct ioapic *io, const struct ioapic_msgs *m)
+{
+	if (!io->ops || !io->ops->deliver)
+		return;
+	for (unsigned i = 0; i < m->n; i++) {
+		uint64_t e = m->rte[i];
+
+		io->ops->deliver(io->ctx, (uint32_t)(e >> IOAPIC_RTE_DEST_SHIFT),
+				 (e & IOAPIC_RTE_DEST_LOGICAL) != 0, rte_delmode(e),
+				 (uint8_t)(e & IOAPIC_RTE_VECTOR), rte_is_level(e));
 	}
 }
 
-/* A level pin that is high, unmasked and has Remote IRR clear delivers and sets Remote IRR. */
-static void service_level(struct ioapic *io, unsigned pin, struct pending *p)
+/* A level entry whose line is high, unmasked and with Remote IRR clear delivers and sets Remote
+ * IRR. Lock held. */
+static void service_level(struct ioapic *io, unsigned pin, struct ioapic_msgs *m)
 {
 	uint64_t *e = &io->redirtbl[pin];
-	if (!(*e & RTE_TRIGGER_LEVEL) || (*e & RTE_MASKED) || (*e & RTE_REMOTE_IRR))
+
+	if (!rte_is_level(*e) || (*e & (IOAPIC_RTE_MASKED | IOAPIC_RTE_REMOTE_IRR)))
 		return;
 	if (!(io->irr & (1u << pin)))
 		return;
-	*e |= RTE_REMOTE_IRR;
-	queue(p, *e);
+	*e |= IOAPIC_RTE_REMOTE_IRR;
+	msgs_add(m, *e);
 }
 
 static void reset_locked(struct ioapic *io)
 {
-	io->base_address = IOAPIC_DEFAULT_BASE;
 	io->ioregsel = 0;
-	io->id = io->reset_id & 0x0f;
+	io->id = io->reset_id & 0x0fu;
 	for (unsigned i = 0; i < IOAPIC_PINS; i++)
-		io->redirtbl[i] = RTE_MASKED;
+		io->redirtbl[i] = IOAPIC_RTE_MASKED;
 }
 
 int ioapic_init(struct ioapic *io, uint8_t id, const struct ioapic_ops *ops, void *ctx)
@@ -93,34 +106,35 @@ void ioapic_reset(struct ioapic *io)
 	pthread_mutex_unlock(&io->lock);
 }
 
-static uint32_t reg_read(struct ioapic *io)
+static uint32_t reg_read(const struct ioapic *io)
 {
-	uint32_t sel = io->ioregsel & 0xff;
+	uint32_t sel = io->ioregsel;
+
 	switch (sel) {
 	case IOAPIC_REG_ID:
 	case IOAPIC_REG_ARB:
-		return (io->id & 0x0f) << 24;
+		return io->id << 24;
 	case IOAPIC_REG_VER:
 		return IOAPIC_VERSION;
 	default:
-		if (sel >= IOAPIC_REG_REDIR && sel < IOAPIC_REG_REDIR + 2 * IOAPIC_PINS) {
-			unsigned pin = (sel - IOAPIC_REG_REDIR) / 2;
-			uint64_t e = io->redirtbl[pin];
-			return (sel & 1) ? (uint32_t)(e >> 32) : (uint32_t)e;
-		}
-		return 0xffffffffu;
+		break;
 	}
+	if (sel < IOAPIC_REG_REDIR || sel >= IOAPIC_REG_REDIR_END)
+		return 0xffffffffu;
+	uint64_t e = io->redirtbl[(sel - IOAPIC_REG_REDIR) / 2];
+	return (sel & 1) ? (uint32_t)(e >> 32) : (uint32_t)e;
 }
 
-static void reg_write(struct ioapic *io, uint32_t val, struct pending *p)
+static void reg_write(struct ioapic *io, uint32_t val, struct ioapic_msgs *m)
 {
-	uint32_t sel = io->ioregsel & 0xff;
+	uint32_t sel = io->ioregsel;
+
 	if (sel == IOAPIC_REG_ID) {
-		io->id = (val >> 24) & 0x0f;
+		io->id = (val >> 24) & 0x0fu;
 		return;
 	}
-	if (sel < IOAPIC_REG_REDIR || sel >= IOAPIC_REG_REDIR + 2 * IOAPIC_PINS)
-		return;
+	if (sel < IOAPIC_REG_REDIR || sel >= IOAPIC_REG_REDIR_END)
+		return; /* version, arbitration and unimplemented registers are read-only */
 	unsigned pin = (sel - IOAPIC_REG_REDIR) / 2;
 	uint64_t *e = &io->redirtbl[pin];
 	if (sel & 1) {
@@ -128,20 +142,22 @@ static void reg_write(struct ioapic *io, uint32_t val, struct pending *p)
 		return;
 	}
 	uint64_t nv = (*e & ~0xffffffffull) | (*e & RTE_RO_BITS) | (val & ~(uint32_t)RTE_RO_BITS);
-	if (!(nv & RTE_TRIGGER_LEVEL))
-		nv &= ~RTE_REMOTE_IRR;
+	if (!rte_is_level(nv))
+		nv &= ~IOAPIC_RTE_REMOTE_IRR;
 	*e = nv;
-	service_level(io, pin, p);
+	/* An unmasked (or newly level) entry whose line is high delivers now. */
+	service_level(io, pin, m);
 }
 
-static void eoi_locked(struct ioapic *io, uint8_t vector, struct pending *p)
+static void eoi_locked(struct ioapic *io, uint8_t vector, struct ioapic_msgs *m)
 {
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		uint64_t *e = &io->redirtbl[i];
-		if ((*e & RTE_VECTOR) != vector || !(*e & RTE_TRIGGER_LEVEL))
+
+		if ((*e & IOAPIC_RTE_VECTOR) != vector || !(*e & IOAPIC_RTE_REMOTE_IRR))
 			continue;
-		*e &= ~RTE_REMOTE_IRR;
-		service_level(io, i, p);
+		*e &= ~IOAPIC_RTE_REMOTE_IRR;
+		service_level(io, i, m);
 	}
 }
 
@@ -149,10 +165,11 @@ static uint64_t ioapic_mmio_read(void *dev, uint64_t off, unsigned size)
 {
 	struct ioapic *io = dev;
 	uint64_t v = 0;
+
 	pthread_mutex_lock(&io->lock);
-	if (off == IOAPIC_OFF_SEL)
+	if (off == IOAPIC_IOREGSEL)
 		v = io->ioregsel;
-	else if (off == IOAPIC_OFF_WIN)
+	else if (off == IOAPIC_IOWIN)
 		v = reg_read(io);
 	pthread_mutex_unlock(&io->lock);
 	return v;
@@ -161,16 +178,17 @@ static uint64_t ioapic_mmio_read(void *dev, uint64_t off, unsigned size)
 static void ioapic_mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
 	struct ioapic *io = dev;
-	struct pending p = {0};
+	struct ioapic_msgs m = {0};
+
 	pthread_mutex_lock(&io->lock);
-	if (off == IOAPIC_OFF_SEL)
-		io->ioregsel = (uint32_t)val & 0xff;
-	else if (off == IOAPIC_OFF_WIN)
-		reg_write(io, (uint32_t)val, &p);
-	else if (off == IOAPIC_OFF_EOI)
-		eoi_locked(io, (uint8_t)val, &p);
+	if (off == IOAPIC_IOREGSEL)
+		io->ioregsel = (uint32_t)val & 0xffu;
+	else if (off == IOAPIC_IOWIN)
+		reg_write(io, (uint32_t)val, &m);
+	else if (off == IOAPIC_EOI)
+		eoi_locked(io, (uint8_t)val, &m);
 	pthread_mutex_unlock(&io->lock);
-	flush(io, &p);
+	msgs_send(io, &m);
 }
 
 const struct bus_ops ioapic_mmio_ops = {
@@ -180,40 +198,41 @@ const struct bus_ops ioapic_mmio_ops = {
 
 void ioapic_set_irq(struct ioapic *io, unsigned pin, int level)
 {
+	struct ioapic_msgs m = {0};
+
 	if (pin >= IOAPIC_PINS)
 		return;
-	struct pending p = {0};
-	uint32_t mask = 1u << pin;
+	uint32_t bit = 1u << pin;
 	pthread_mutex_lock(&io->lock);
-	uint32_t old = io->irr & mask;
+	bool was_high = (io->irr & bit) != 0;
 	uint64_t e = io->redirtbl[pin];
 	if (level)
-		io->irr |= mask;
+		io->irr |= bit;
 	else
-		io->irr &= ~mask;
-	if (e & RTE_TRIGGER_LEVEL) {
-		service_level(io, pin, &p);
-	} else if (level && !old && !(e & RTE_MASKED)) {
-		queue(&p, e);
-	}
+		io->irr &= ~bit;
+	if (rte_is_level(e))
+		service_level(io, pin, &m);
+	else if (level && !was_high && !(e & IOAPIC_RTE_MASKED))
+		msgs_add(&m, e);
 	pthread_mutex_unlock(&io->lock);
-	flush(io, &p);
+	msgs_send(io, &m);
 }
 
 void ioapic_eoi(struct ioapic *io, uint8_t vector)
 {
-	struct pending p = {0};
+	struct ioapic_msgs m = {0};
+
 	pthread_mutex_lock(&io->lock);
-	eoi_locked(io, vector, &p);
+	eoi_locked(io, vector, &m);
 	pthread_mutex_unlock(&io->lock);
-	flush(io, &p);
+	msgs_send(io, &m);
 }
 
 void ioapic_save(struct ioapic *io, struct ioapic_state *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->base_address = IOAPIC_BASE_DEFAULT;
 	pthread_mutex_lock(&io->lock);
-	s->base_address = io->base_address;
 	s->ioregsel = io->ioregsel;
 	s->id = io->id;
 	s->irr = io->irr;
@@ -223,18 +242,27 @@ void ioapic_save(struct ioapic *io, struct ioapic_state *s)
 
 int ioapic_load(struct ioapic *io, const struct ioapic_state *s)
 {
-	if (s->id > 0x0f || s->ioregsel > 0xff || (s->irr >> IOAPIC_PINS))
+	struct ioapic_msgs m = {0};
+
+	if (s->base_address != IOAPIC_BASE_DEFAULT || s->ioregsel > 0xff || s->id > 0x0f ||
+	    (s->irr >> IOAPIC_PINS) || s->pad)
 		return -EINVAL;
-	struct pending p = {0};
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		uint64_t e = s->redirtbl[i];
+
+		if (e & IOAPIC_RTE_DELIVS)
+			return -EINVAL;
+		if ((e & IOAPIC_RTE_REMOTE_IRR) && !rte_is_level(e))
+			return -EINVAL;
+	}
 	pthread_mutex_lock(&io->lock);
-	io->base_address = s->base_address;
 	io->ioregsel = s->ioregsel;
 	io->id = s->id;
 	io->irr = s->irr;
 	memcpy(io->redirtbl, s->redirtbl, sizeof(io->redirtbl));
 	for (unsigned i = 0; i < IOAPIC_PINS; i++)
-		service_level(io, i, &p);
+		service_level(io, i, &m);
 	pthread_mutex_unlock(&io->lock);
-	flush(io, &p);
+	msgs_send(io, &m);
 	return 0;
 }

@@ -1,7 +1,8 @@
-/* 8254 PIT. See pit.h. */
+/* 8254 PIT and port 0x61. See pit.h for the model. */
 #include "hw/irq/pit.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "hw/irq/irq_util.h"
@@ -11,126 +12,325 @@
 #define RW_STATE_WORD0 3
 #define RW_STATE_WORD1 4
 
-#define REFRESH_PERIOD_NS 15085ull
+#define CTRL_READBACK 3
+#define RB_NO_COUNT 0x20
+#define RB_NO_STATUS 0x10
 
-static uint64_t now_ns(struct pit *pit)
+#define PORT61_GATE2 0x01
+#define PORT61_RW 0x0e
+#define PORT61_REFRESH 0x10
+#define PORT61_OUT2 0x20
+#define REFRESH_HALF_PERIOD_NS 15085
+
+#define ELAPSED_MAX (1ll << 62)
+
+static int64_t pit_now(const struct pit *pit)
 {
-	return pit->clk.mono_ns ? pit->clk.mono_ns(pit->clk.ctx) : 0;
+	uint64_t t = pit->clk.mono_ns ? pit->clk.mono_ns(pit->clk.ctx) : 0;
+	return t > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t;
 }
 
-/* PIT clocks elapsed since the count was loaded. */
-static uint64_t elapsed(const struct pit_channel_state *c, uint64_t now)
+static int64_t sub_sat(int64_t a, int64_t b)
 {
-	int64_t d = (int64_t)now - c->count_load_time;
-	return d > 0 ? irq_muldiv((uint64_t)d, PIT_FREQ, NSEC_PER_SEC) : 0;
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
 }
 
-/* mono_ns at which `ticks` clocks have elapsed since the load. */
-static uint64_t tick_time(const struct pit_channel_state *c, uint64_t ticks)
+static int64_t add_sat(int64_t a, int64_t b)
 {
-	uint64_t ns = irq_muldiv_up(ticks, NSEC_PER_SEC, PIT_FREQ);
-	if (c->count_load_time >= 0)
-		return irq_add_sat((uint64_t)c->count_load_time, ns);
-	uint64_t back = (uint64_t) - (c->count_load_time + 1) + 1; /* load time is before 0 */
-	return ns > back ? ns - back : 0;
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
 }
 
-static uint32_t get_count(const struct pit_channel_state *c, uint64_t now)
+/* The period of a written count of 0. */
+static uint32_t modulus(const struct pit_channel *c)
 {
-	uint64_t d = elapsed(c, now);
+	return c->bcd ? 10000 : 0x10000;
+}
+
+/* A low gate stops the count in modes 0, 2, 3 and 4. */
+static bool suspended(const struct pit_channel *c)
+{
+	return !c->gate && c->mode != 1 && c->mode != 5;
+}
+
+/* Counting time since the load, in ns. */
+static int64_t elapsed_ns(const struct pit_channel *c, int64_t now)
+{
+	int64_t t = suspended(c) ? c->hold_ns : now;
+	int64_t e = sub_sat(t, c->load_ns);
+	return e > 0 ? e : 0;
+}
+
+/* Clocks since the load. */
+static uint64_t elapsed(const struct pit_channel *c, int64_t now)
+{
+	return irq_muldiv((uint64_t)elapsed_ns(c, now), PIT_FREQ_HZ, NSEC_PER_SEC);
+}
+
+/* The mono_ns at which `ticks` clocks have elapsed since the load (no suspension assumed). */
+static uint64_t tick_time(const struct pit_channel *c, uint64_t ticks)
+{
+	uint64_t ns = irq_muldiv_up(ticks, NSEC_PER_SEC, PIT_FREQ_HZ);
+	int64_t t = add_sat(c->load_ns, ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ns);
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+static int get_out(const struct pit_channel *c, int64_t now)
+{
+	if (c->null_count)
+		return c->mode != 0;
+	uint64_t d = elapsed(c, now), n = c->count;
 	switch (c->mode) {
 	case 0:
 	case 1:
-	case 4:
-	case 5:
-		return (uint32_t)((c->count - d) & 0xffff);
-	case 3:
-		return (uint32_t)(c->count - ((2 * d) % c->count));
-	default:
-		return (uint32_t)(c->count - (d % c->count));
-	}
-}
-
-static int get_out(const struct pit_channel_state *c, uint64_t now)
-{
-	uint64_t d = elapsed(c, now);
-	switch (c->mode) {
-	default:
-	case 0:
-		return d >= c->count;
-	case 1:
-		return d < c->count;
+		return d >= n;
 	case 2:
-		return (d % c->count) == 0 && d != 0;
+		return !c->gate || n == 1 || d % n != n - 1;
 	case 3:
-		return (d % c->count) < ((c->count + 1) >> 1);
-	case 4:
-	case 5:
-		return d == c->count;
+		return !c->gate || d % n < (n + 1) / 2;
+	default: /* 4, 5 */
+		return d != n;
 	}
 }
 
-/* Channel 0's next IRQ at or after now: rising OUT edges at count clocks (one-shot modes) or at
- * every multiple of count (modes 2 and 3), phase-locked to the load time. */
-static void arm(struct pit *pit, uint64_t now)
+/* The counting element, 0..modulus (the register shows it modulo 2^16, or 10^4 in BCD). */
+static uint32_t get_count(const struct pit_channel *c, int64_t now)
 {
-	const struct pit_channel_state *c = &pit->ch[0];
-	uint64_t d = elapsed(c, now);
-	if (c->mode == 2 || c->mode == 3) {
-		uint64_t k = d / c->count + 1;
-		pit->deadline = tick_time(c, k * c->count);
-	} else if (d < c->count) {
-		pit->deadline = tick_time(c, c->count);
-	} else {
-		pit->deadline = UINT64_MAX;
+	uint64_t d = elapsed(c, now), n = c->count, m = modulus(c);
+	switch (c->mode) {
+	case 2:
+		return (uint32_t)(n - d % n);
+	case 3:
+		return (uint32_t)(n - (2 * (d % n)) % n);
+	default: /* 0, 1, 4, 5: wrap through 0xffff (9999) after terminal count */
+		return (uint32_t)((n + m - d % m) % m);
 	}
 }
 
-static void load_count(struct pit *pit, int ch, uint32_t val, uint64_t now)
+static uint16_t to_bcd(uint32_t v)
 {
-	struct pit_channel_state *c = &pit->ch[ch];
-	c->count = val ? val : 0x10000;
-	c->count_load_time = (int64_t)now;
+	v %= 10000;
+	return (uint16_t)((v / 1000) << 12 | (v / 100 % 10) << 8 | (v / 10 % 10) << 4 | v % 10);
+}
+
+static uint32_t from_bcd(uint16_t v)
+{
+	uint32_t r =
+	    (v >> 12) * 1000u + ((v >> 8) & 0xf) * 100u + ((v >> 4) & 0xf) * 10u + (v & 0xf);
+	return r % 10000;
+}
+
+/* The 16-bit register image of the count. */
+static uint16_t count_reg(const struct pit_channel *c, int64_t now)
+{
+	uint32_t v = get_count(c, now);
+	return c->bcd ? to_bcd(v) : (uint16_t)v;
+}
+
+/* Channel 0's next rising OUT edge after now. */
+static void arm(struct pit *pit, int64_t now)
+{
+	const struct pit_channel *c = &pit->ch[0];
+	uint64_t d, n = c->count, edge;
+
+	pit->deadline = UINT64_MAX;
+	if (c->null_count || suspended(c))
+		return;
+	d = elapsed(c, now);
+	switch (c->mode) {
+	case 0:
+	case 1:
+		if (d >= n)
+			return;
+		edge = n;
+		break;
+	case 2:
+	case 3:
+		edge = (d / n + 1) * n;
+		break;
+	default: /* 4, 5 */
+		if (d > n)
+			return;
+		edge = n + 1;
+		break;
+	}
+	pit->deadline = tick_time(c, edge);
+}
+
+static void load_count(struct pit *pit, int ch, uint16_t raw, int64_t now)
+{
+	struct pit_channel *c = &pit->ch[ch];
+	uint32_t v = c->bcd ? from_bcd(raw) : raw;
+
+	c->count = v ? v : modulus(c);
+	c->load_ns = now;
+	c->hold_ns = now;
+	c->null_count = 0;
 	if (ch == 0)
 		arm(pit, now);
 }
 
-static void latch_count(struct pit_channel_state *c, uint64_t now)
+static void latch_count(struct pit_channel *c, int64_t now)
 {
-	if (!c->count_latched) {
-		c->latched_count = (uint16_t)get_count(c, now);
-		c->count_latched = c->rw_mode;
-	}
+	if (c->count_latched)
+		return; /* the first latch holds until read */
+	c->latched_count = count_reg(c, now);
+	c->count_latched = c->rw_mode;
 }
 
-static void set_gate(struct pit_channel_state *c, int val, uint64_t now)
+static void latch_status(struct pit_channel *c, int64_t now)
 {
-	switch (c->mode) {
-	case 1:
-	case 2:
-	case 3:
-	case 5:
-		if (c->gate < val)
-			c->count_load_time = (int64_t)now;
-		break;
-	default:
-		break;
+	if (c->status_latched)
+		return;
+	c->status = (uint8_t)(get_out(c, now) << 7 | c->null_count << 6 | c->rw_mode << 4 |
+			      c->mode << 1 | c->bcd);
+	c->status_latched = 1;
+}
+
+static void set_gate(struct pit_channel *c, int val, int64_t now)
+{
+	val = val != 0;
+	if (c->gate == val)
+		return;
+	if (!val) {
+		c->hold_ns = now; /* the count stops here, unless in mode 1 or 5 */
+	} else if (c->mode == 0 || c->mode == 4) {
+		c->load_ns = add_sat(c->load_ns, sub_sat(now, c->hold_ns)); /* resume */
+	} else {
+		c->load_ns = now; /* trigger: restart the period */
+		c->hold_ns = now;
 	}
 	c->gate = (uint8_t)val;
 }
 
-static void reset_locked(struct pit *pit, uint64_t now)
+static void write_control(struct pit *pit, uint8_t val, int64_t now)
+{
+	int ch = val >> 6;
+
+	if (ch == CTRL_READBACK) {
+		for (int i = 0; i < 3; i++) {
+			if (!(val & (2 << i)))
+				continue;
+			if (!(val & RB_NO_COUNT))
+				latch_count(&pit->ch[i], now);
+			if (!(val & RB_NO_STATUS))
+				latch_status(&pit->ch[i], now);
+		}
+		return;
+	}
+	struct pit_channel *c = &pit->ch[ch];
+	unsigned access = (val >> 4) & 3;
+	if (!access) {
+		latch_count(c, now);
+		return;
+	}
+	/* Keep the elapsed counting time continuous across the mode change. */
+	int64_t e = elapsed_ns(c, now);
+	c->rw_mode = (uint8_t)access;
+	c->read_state = (uint8_t)access;
+	c->write_state = (uint8_t)access;
+	c->mode = (val >> 1) & 7;
+	if (c->mode > 5)
+		c->mode -= 4;
+	c->bcd = val & 1;
+	c->count_latched = 0;
+	c->status_latched = 0;
+	c->null_count = 1;
+	c->load_ns = sub_sat(now, e);
+	c->hold_ns = now;
+	if (ch == 0)
+		arm(pit, now);
+}
+
+static void data_write(struct pit *pit, int ch, uint8_t val, int64_t now)
+{
+	struct pit_channel *c = &pit->ch[ch];
+
+	switch (c->write_state) {
+	case RW_STATE_MSB:
+		load_count(pit, ch, (uint16_t)(val << 8), now);
+		break;
+	case RW_STATE_WORD0:
+		c->write_latch = val;
+		c->write_state = RW_STATE_WORD1;
+		if (c->mode == 0) { /* the first byte stops the count, OUT goes low */
+			c->null_count = 1;
+			if (ch == 0)
+				arm(pit, now);
+		}
+		break;
+	case RW_STATE_WORD1:
+		c->write_state = RW_STATE_WORD0;
+		load_count(pit, ch, (uint16_t)(c->write_latch | val << 8), now);
+		break;
+	default: /* RW_STATE_LSB */
+		load_count(pit, ch, val, now);
+		break;
+	}
+}
+
+static uint8_t data_read(struct pit_channel *c, int64_t now)
+{
+	uint8_t ret;
+
+	if (c->status_latched) {
+		c->status_latched = 0;
+		return c->status;
+	}
+	if (c->count_latched) {
+		switch (c->count_latched) {
+		case RW_STATE_MSB:
+			ret = (uint8_t)(c->latched_count >> 8);
+			c->count_latched = 0;
+			break;
+		case RW_STATE_WORD0:
+			ret = (uint8_t)c->latched_count;
+			c->count_latched = RW_STATE_MSB;
+			break;
+		default: /* RW_STATE_LSB */
+			ret = (uint8_t)c->latched_count;
+			c->count_latched = 0;
+			break;
+		}
+		return ret;
+	}
+	uint16_t count = count_reg(c, now);
+	switch (c->read_state) {
+	case RW_STATE_MSB:
+		return (uint8_t)(count >> 8);
+	case RW_STATE_WORD0:
+		c->read_state = RW_STATE_WORD1;
+		return (uint8_t)count;
+	case RW_STATE_WORD1:
+		c->read_state = RW_STATE_WORD0;
+		return (uint8_t)(count >> 8);
+	default: /* RW_STATE_LSB */
+		return (uint8_t)count;
+	}
+}
+
+static void reset_locked(struct pit *pit, int64_t now)
 {
 	memset(pit->ch, 0, sizeof(pit->ch));
 	for (int i = 0; i < 3; i++) {
-		struct pit_channel_state *c = &pit->ch[i];
+		struct pit_channel *c = &pit->ch[i];
+
 		c->mode = 3;
+		c->rw_mode = 3;
+		c->read_state = RW_STATE_WORD0;
+		c->write_state = RW_STATE_WORD0;
 		c->gate = i != 2;
 		c->count = 0x10000;
-		c->count_load_time = (int64_t)now;
+		c->load_ns = now;
+		c->hold_ns = now;
 	}
-	pit->speaker = 0;
-	load_count(pit, 0, 0, now);
+	pit->port61 = 0;
+	arm(pit, now);
 }
 
 int pit_init(struct pit *pit, struct irq_line out0, const struct clock_src *clk)
@@ -141,7 +341,7 @@ int pit_init(struct pit *pit, struct irq_line out0, const struct clock_src *clk)
 		return -err;
 	pit->out0 = out0;
 	pit->clk = *clk;
-	reset_locked(pit, now_ns(pit));
+	reset_locked(pit, pit_now(pit));
 	return 0;
 }
 
@@ -153,142 +353,57 @@ void pit_destroy(struct pit *pit)
 void pit_reset(struct pit *pit)
 {
 	pthread_mutex_lock(&pit->lock);
-	reset_locked(pit, now_ns(pit));
+	reset_locked(pit, pit_now(pit));
 	pthread_mutex_unlock(&pit->lock);
 }
 
-static void write_control(struct pit *pit, uint8_t val, uint64_t now)
-{
-	int ch = val >> 6;
-	if (ch == 3) { /* read-back */
-		for (int i = 0; i < 3; i++) {
-			struct pit_channel_state *c = &pit->ch[i];
-			if (!(val & (2 << i)))
-				continue;
-			if (!(val & 0x20))
-				latch_count(c, now);
-			if (!(val & 0x10) && !c->status_latched) {
-				c->status = (uint8_t)((get_out(c, now) << 7) | (c->rw_mode << 4) |
-						      (c->mode << 1) | c->bcd);
-				c->status_latched = 1;
-			}
-		}
-		return;
-	}
-	struct pit_channel_state *c = &pit->ch[ch];
-	int access = (val >> 4) & 3;
-	if (access == 0) {
-		latch_count(c, now);
-		return;
-	}
-	c->rw_mode = (uint8_t)access;
-	c->read_state = (uint8_t)access;
-	c->write_state = (uint8_t)access;
-	c->mode = (val >> 1) & 7;
-	if (c->mode >= 6)
-		c->mode -= 4;
-	c->bcd = val & 1;
-	c->count_latched = 0;
-	/* The counter waits for a new count. */
-	if (ch == 0)
-		pit->deadline = UINT64_MAX;
-}
-
-static void pit_write(void *dev, uint64_t off, unsigned size, uint64_t v)
+static void pit_port_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
 	struct pit *pit = dev;
-	uint8_t val = (uint8_t)v;
+
 	pthread_mutex_lock(&pit->lock);
-	uint64_t now = now_ns(pit);
-	off &= 3;
-	if (off == 3) {
-		write_control(pit, val, now);
-	} else {
-		struct pit_channel_state *c = &pit->ch[off];
-		switch (c->write_state) {
-		default:
-		case RW_STATE_LSB:
-			load_count(pit, (int)off, val, now);
-			break;
-		case RW_STATE_MSB:
-			load_count(pit, (int)off, (uint32_t)val << 8, now);
-			break;
-		case RW_STATE_WORD0:
-			c->write_latch = val;
-			c->write_state = RW_STATE_WORD1;
-			break;
-		case RW_STATE_WORD1:
-			load_count(pit, (int)off, c->write_latch | ((uint32_t)val << 8), now);
-			c->write_state = RW_STATE_WORD0;
-			break;
-		}
+	int64_t now = pit_now(pit);
+	for (unsigned i = 0; i < size && off + i < PIT_PORT_LEN; i++) {
+		unsigned port = (unsigned)(off + i);
+		uint8_t b = (uint8_t)(val >> (8 * i));
+		if (port == 3)
+			write_control(pit, b, now);
+		else
+			data_write(pit, (int)port, b, now);
 	}
 	pthread_mutex_unlock(&pit->lock);
 }
 
-static uint64_t pit_read(void *dev, uint64_t off, unsigned size)
+static uint64_t pit_port_read(void *dev, uint64_t off, unsigned size)
 {
 	struct pit *pit = dev;
-	uint32_t ret;
-	off &= 3;
-	if (off == 3)
-		return 0xff; /* the control word register is write-only */
+	uint64_t v = 0;
+
 	pthread_mutex_lock(&pit->lock);
-	uint64_t now = now_ns(pit);
-	struct pit_channel_state *c = &pit->ch[off];
-	if (c->status_latched) {
-		c->status_latched = 0;
-		ret = c->status;
-	} else if (c->count_latched) {
-		switch (c->count_latched) {
-		default:
-		case RW_STATE_LSB:
-			ret = c->latched_count & 0xff;
-			c->count_latched = 0;
-			break;
-		case RW_STATE_MSB:
-			ret = c->latched_count >> 8;
-			c->count_latched = 0;
-			break;
-		case RW_STATE_WORD0:
-			ret = c->latched_count & 0xff;
-			c->count_latched = RW_STATE_MSB;
-			break;
-		}
-	} else {
-		uint32_t count = get_count(c, now);
-		switch (c->read_state) {
-		default:
-		case RW_STATE_LSB:
-			ret = count & 0xff;
-			break;
-		case RW_STATE_MSB:
-			ret = (count >> 8) & 0xff;
-			break;
-		case RW_STATE_WORD0:
-			ret = count & 0xff;
-			c->read_state = RW_STATE_WORD1;
-			break;
-		case RW_STATE_WORD1:
-			ret = (count >> 8) & 0xff;
-			c->read_state = RW_STATE_WORD0;
-			break;
-		}
+	int64_t now = pit_now(pit);
+	for (unsigned i = 0; i < size && off + i < PIT_PORT_LEN; i++) {
+		unsigned port = (unsigned)(off + i);
+		if (port < 3)
+			v |= (uint64_t)data_read(&pit->ch[port], now) << (8 * i);
 	}
 	pthread_mutex_unlock(&pit->lock);
-	return ret;
+	return v;
 }
 
-const struct bus_ops pit_ops = {.read = pit_read, .write = pit_write};
+const struct bus_ops pit_ops = {.read = pit_port_read, .write = pit_port_write};
 
 static uint64_t speaker_read(void *dev, uint64_t off, unsigned size)
 {
 	struct pit *pit = dev;
+
 	pthread_mutex_lock(&pit->lock);
-	uint64_t now = now_ns(pit);
-	const struct pit_channel_state *c = &pit->ch[2];
-	uint64_t v = (uint64_t)(c->gate & 1) | ((uint64_t)(pit->speaker & 1) << 1) |
-		     (((now / REFRESH_PERIOD_NS) & 1) << 4) | ((uint64_t)get_out(c, now) << 5);
+	int64_t now = pit_now(pit);
+	const struct pit_channel *c = &pit->ch[2];
+	uint8_t v = (uint8_t)((c->gate ? PORT61_GATE2 : 0) | pit->port61);
+	if ((now / REFRESH_HALF_PERIOD_NS) & 1)
+		v |= PORT61_REFRESH;
+	if (get_out(c, now))
+		v |= PORT61_OUT2;
 	pthread_mutex_unlock(&pit->lock);
 	return v;
 }
@@ -296,9 +411,10 @@ static uint64_t speaker_read(void *dev, uint64_t off, unsigned size)
 static void speaker_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
 	struct pit *pit = dev;
+
 	pthread_mutex_lock(&pit->lock);
-	pit->speaker = (val >> 1) & 1;
-	set_gate(&pit->ch[2], val & 1, now_ns(pit));
+	pit->port61 = (uint8_t)val & PORT61_RW;
+	set_gate(&pit->ch[2], (val & PORT61_GATE2) != 0, pit_now(pit));
 	pthread_mutex_unlock(&pit->lock);
 }
 
@@ -312,17 +428,14 @@ uint64_t pit_deadline(struct pit *pit)
 	return d;
 }
 
-void pit_tick(struct pit *pit, uint64_t now)
+void pit_tick(struct pit *pit, uint64_t now_ns)
 {
-	int fire = 0;
+	bool fire = false;
+
 	pthread_mutex_lock(&pit->lock);
-	if (pit->deadline != UINT64_MAX && now >= pit->deadline) {
-		fire = 1;
-		const struct pit_channel_state *c = &pit->ch[0];
-		if (c->mode == 2 || c->mode == 3)
-			arm(pit, now);
-		else
-			pit->deadline = UINT64_MAX;
+	if (pit->deadline != UINT64_MAX && now_ns >= pit->deadline) {
+		fire = true;
+		arm(pit, now_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)now_ns);
 	}
 	pthread_mutex_unlock(&pit->lock);
 	if (fire) {
@@ -335,34 +448,90 @@ void pit_save(struct pit *pit, struct pit_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&pit->lock);
-	uint64_t now = now_ns(pit);
-	memcpy(s->ch, pit->ch, sizeof(s->ch));
-	for (int i = 0; i < 3; i++)
-		s->ch[i].count_load_time = pit->ch[i].count_load_time - (int64_t)now;
-	s->speaker = (uint8_t)((pit->ch[2].gate & 1) | ((pit->speaker & 1) << 1));
+	int64_t now = pit_now(pit);
+	s->flags = PIT_FLAG_SPEAKER_VALID;
+	for (int i = 0; i < 3; i++) {
+		const struct pit_channel *c = &pit->ch[i];
+		struct pit_channel_state *o = &s->ch[i];
+
+		o->count = c->count;
+		o->latched_count = c->latched_count;
+		o->count_latched = c->count_latched;
+		o->status_latched = c->status_latched;
+		o->status = c->status;
+		o->read_state = c->read_state;
+		o->write_state = c->write_state;
+		o->write_latch = c->write_latch;
+		o->rw_mode = c->rw_mode;
+		o->mode = c->mode;
+		o->bcd = c->bcd;
+		o->gate = c->gate;
+		o->count_load_time = elapsed_ns(c, now);
+		if (c->null_count)
+			s->flags |= PIT_FLAG_NULL_COUNT(i);
+	}
+	s->speaker = (uint8_t)((pit->ch[2].gate ? PORT61_GATE2 : 0) | pit->port61);
 	pthread_mutex_unlock(&pit->lock);
+}
+
+/* A read or write state reachable with access mode rw. */
+static bool rw_state_ok(uint8_t rw, uint8_t st)
+{
+	return rw == RW_STATE_WORD0 ? (st == RW_STATE_WORD0 || st == RW_STATE_WORD1) : st == rw;
+}
+
+static bool channel_state_ok(const struct pit_channel_state *c, int i)
+{
+	if (c->mode > 5 || c->bcd > 1 || c->gate > 1 || (i != 2 && !c->gate))
+		return false;
+	if (c->count < 1 || c->count > (c->bcd ? 10000u : 0x10000u))
+		return false;
+	if (c->rw_mode < 1 || c->rw_mode > 3 || !rw_state_ok(c->rw_mode, c->read_state) ||
+	    !rw_state_ok(c->rw_mode, c->write_state))
+		return false;
+	if (c->count_latched && c->count_latched != c->rw_mode &&
+	    !(c->rw_mode == RW_STATE_WORD0 && c->count_latched == RW_STATE_MSB))
+		return false;
+	return c->status_latched <= 1 && c->count_load_time >= 0 &&
+	       c->count_load_time <= ELAPSED_MAX;
 }
 
 int pit_load(struct pit *pit, const struct pit_state *s)
 {
-	for (int i = 0; i < 3; i++) {
-		const struct pit_channel_state *c = &s->ch[i];
-		if (c->count < 1 || c->count > 0x10000 || c->mode > 5 || c->rw_mode > 3 ||
-		    c->read_state > RW_STATE_WORD1 || c->write_state > RW_STATE_WORD1 ||
-		    c->count_latched > RW_STATE_WORD0 || c->status_latched > 1 || c->bcd > 1 ||
-		    c->gate > 1)
+	const uint32_t known = PIT_FLAG_SPEAKER_VALID | PIT_FLAG_NULL_COUNT(0) |
+			       PIT_FLAG_NULL_COUNT(1) | PIT_FLAG_NULL_COUNT(2);
+
+	if (s->flags & ~known)
+		return -EINVAL;
+	for (int i = 0; i < 3; i++)
+		if (!channel_state_ok(&s->ch[i], i))
 			return -EINVAL;
-	}
-	if (s->speaker & ~3u)
+	if ((s->flags & PIT_FLAG_SPEAKER_VALID) && ((s->speaker & ~(PORT61_GATE2 | PORT61_RW)) ||
+						    (s->speaker & PORT61_GATE2) != s->ch[2].gate))
 		return -EINVAL;
 	pthread_mutex_lock(&pit->lock);
-	uint64_t now = now_ns(pit);
-	memcpy(pit->ch, s->ch, sizeof(pit->ch));
-	for (int i = 0; i < 3; i++)
-		pit->ch[i].count_load_time = (int64_t)now + s->ch[i].count_load_time;
-	pit->ch[0].gate = 1;
-	pit->ch[2].gate = s->speaker & 1;
-	pit->speaker = (s->speaker >> 1) & 1;
+	int64_t now = pit_now(pit);
+	for (int i = 0; i < 3; i++) {
+		const struct pit_channel_state *o = &s->ch[i];
+		struct pit_channel *c = &pit->ch[i];
+
+		c->count = o->count;
+		c->latched_count = o->latched_count;
+		c->count_latched = o->count_latched;
+		c->status_latched = o->status_latched;
+		c->status = o->status;
+		c->read_state = o->read_state;
+		c->write_state = o->write_state;
+		c->write_latch = o->write_latch;
+		c->rw_mode = o->rw_mode;
+		c->mode = o->mode;
+		c->bcd = o->bcd;
+		c->gate = o->gate;
+		c->null_count = (s->flags & PIT_FLAG_NULL_COUNT(i)) != 0;
+		c->load_ns = sub_sat(now, o->count_load_time);
+		c->hold_ns = now;
+	}
+	pit->port61 = (s->flags & PIT_FLAG_SPEAKER_VALID) ? (s->speaker & PORT61_RW) : 0;
 	arm(pit, now);
 	pthread_mutex_unlock(&pit->lock);
 	return 0;
