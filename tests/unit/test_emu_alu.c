@@ -69,7 +69,8 @@ static void env_out(void *ctx, uint16_t port, unsigned size, uint32_t val)
 	e->last_mmio = ((uint64_t)port << 32) | val;
 }
 
-static const struct emu_mem_ops env_ops = {env_ram, env_mmio_read, env_mmio_write, env_in, env_out, NULL};
+static const struct emu_mem_ops env_ops = {env_ram, env_mmio_read, env_mmio_write,
+					   env_in,  env_out,	   NULL};
 
 static int setup(void **state)
 {

@@ -256,7 +256,7 @@ static void test_maps_and_mandatory_prefixes(void **state)
 	assert_int_equal(in.imm2, 0x40f); /* map 4 (0F 3A), opcode 0F */
 	assert_int_equal(DEC(M64, &in, 0x66, 0x0f, 0x6f, 0x40, 0x10), 5); /* movdqa */
 	assert_int_equal(in.op, EMU_OP_SSE);
-	assert_int_equal(in.sub, 1); /* mandatory 66 */
+	assert_int_equal(in.sub, 1);			      /* mandatory 66 */
 	assert_int_equal(DEC(M64, &in, 0xd9, 0x45, 0x08), 3); /* x87: fld dword [rbp+8] */
 	assert_int_equal(in.op, EMU_OP_X87);
 	DEC(M64, &in, 0x0f, 0x0b);

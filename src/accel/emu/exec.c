@@ -281,7 +281,7 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 		break;
 	case EMU_OP_INT:
 		if (!c->exc_exit) {
-			/* INT n/INT3/INT1 through the IDT: gate DPL checks, return address after. */
+			/* INT n/INT3/INT1 via the IDT: gate DPL check, returns after it */
 			emu_exec_int(c, in);
 			break;
 		}

@@ -71,11 +71,8 @@ void emu_exec_io(struct emu_cpu *c, const struct emu_insn *in)
 {
 	unsigned size = in->osize > 4 ? 4 : in->osize;
 	uint16_t port = (in->flags & EMU_I_DX) ? (uint16_t)c->st.gpr[X86_RDX] : (uint16_t)in->imm;
-	unsigned iopl = (unsigned)(c->st.rflags & F_IOPL) >> 12;
 
-	/* TODO: consult the TSS I/O permission bitmap before refusing. */
-	if ((c->st.cr0 & X86_CR0_PE) && (c->cpl > iopl || (c->st.rflags & F_VM)))
-		emu_raise(c, EMU_GP, 1, 0);
+	emu_io_check(c, port, size); /* IOPL, then the TSS I/O permission bitmap */
 	if (in->op == EMU_OP_IN)
 		reg_set(c, X86_RAX, size, c->ops->pio_in(c->ctx, port, size));
 	else

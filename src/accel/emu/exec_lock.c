@@ -68,8 +68,8 @@ static uint64_t atomic_ld(uint8_t *p, unsigned size, int mode)
 	}
 }
 
-/* 1 when *p still held old and now holds new. */
-static int atomic_cas(uint8_t *p, unsigned size, int mode, uint64_t old, uint64_t new)
+/* 1 when *p still held old and now holds nval. */
+static int atomic_cas(uint8_t *p, unsigned size, int mode, uint64_t old, uint64_t nval)
 {
 	if (mode == LK_WORD) {
 		unsigned sh;
@@ -78,43 +78,46 @@ static int atomic_cas(uint8_t *p, unsigned size, int mode, uint64_t old, uint64_
 		if (((cur & m) >> sh) != old)
 			return 0;
 		/* A change to the word's other bytes fails the CAS too: the caller just retries. */
-		return __atomic_compare_exchange_n(w, &cur, (cur & ~m) | (new << sh), 0,
+		return __atomic_compare_exchange_n(w, &cur, (cur & ~m) | (nval << sh), 0,
 						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
 	switch (size) {
 	case 1: {
 		uint8_t o = (uint8_t)old;
-		return __atomic_compare_exchange_n(p, &o, (uint8_t)new, 0, __ATOMIC_SEQ_CST,
+		return __atomic_compare_exchange_n(p, &o, (uint8_t)nval, 0, __ATOMIC_SEQ_CST,
 						   __ATOMIC_SEQ_CST);
 	}
 	case 2: {
 		uint16_t o = (uint16_t)old;
-		return __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)new, 0,
+		return __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)nval, 0,
 						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
 	case 4: {
 		uint32_t o = (uint32_t)old;
-		return __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)new, 0,
+		return __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)nval, 0,
 						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
 	default:
-		return __atomic_compare_exchange_n((uint64_t *)p, &old, new, 0, __ATOMIC_SEQ_CST,
+		return __atomic_compare_exchange_n((uint64_t *)p, &old, nval, 0, __ATOMIC_SEQ_CST,
 						   __ATOMIC_SEQ_CST);
 	}
 }
 
 typedef unsigned __int128 u128;
 
-/* 16-byte compare-and-swap at 16-byte aligned p; returns the value *p held. */
+/* 16-byte compare-and-swap at 16-byte aligned p; returns the value *p held. Not inlined: the
+ * x86-64 CMPXCHG16B target attribute must not meet a caller compiled without it. */
 #if defined(__x86_64__)
-__attribute__((target("cx16")))
+#define CAS16_ATTR __attribute__((target("cx16"), noinline))
+#else
+#define CAS16_ATTR
 #endif
-static u128 cas16(u128 *p, u128 old, u128 new)
+static CAS16_ATTR u128 cas16(u128 *p, u128 old, u128 nval)
 {
 #if EMU_HAVE_CAS16
-	return __sync_val_compare_and_swap(p, old, new);
+	return __sync_val_compare_and_swap(p, old, nval);
 #else
-	__atomic_compare_exchange_n(p, &old, new, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	__atomic_compare_exchange_n(p, &old, nval, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	return old;
 #endif
 }

@@ -23,7 +23,7 @@
 #define PTE_PS 0x80ull
 #define PTE_G 0x100ull
 #define PTE_NX (1ull << 63)
-#define PHYS_BITS 40 /* MAXPHYADDR, as CPUID 0x80000008 reports (cpuid_emu.c) */
+#define PHYS_BITS EMU_PHYS_BITS /* MAXPHYADDR, as CPUID 0x80000008 reports */
 #define PTE_ADDR (((1ull << PHYS_BITS) - 1) & ~0xfffull)
 #define PTE_RSVD_HI (((1ull << 52) - 1) & ~((1ull << PHYS_BITS) - 1)) /* 51:MAXPHYADDR */
 
@@ -201,8 +201,11 @@ int emu_load_pdptes(struct emu_cpu *c, uint64_t cr3)
 
 int emu_mmu_translate(struct emu_cpu *c, uint64_t lin, int acc, uint64_t *gpa, uint32_t *err)
 {
-	struct walk w = {.user = c->cpl == 3, .write = acc == EMU_ACC_W, .fetch = acc == EMU_ACC_X,
-			 .allow_w = 1, .allow_u = 1};
+	struct walk w = {.user = c->cpl == 3,
+			 .write = acc == EMU_ACC_W,
+			 .fetch = acc == EMU_ACC_X,
+			 .allow_w = 1,
+			 .allow_u = 1};
 
 	c->walk_global = 0;
 	c->walk_large = 0;

@@ -278,7 +278,7 @@ int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v)
  * both backends' states mean the same, plus TSC_ADJUST (emu's TSC offset; KVM stores a
  * host-initiated write without moving the TSC) and the MTRRs (KVM restores them too). */
 static const uint32_t saved_msrs[] = {
-    MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_STAR,	MSR_LSTAR,
+    MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,   MSR_STAR,	MSR_LSTAR,
     MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE, MSR_TSC_AUX, MSR_PAT,
     MSR_MISC_ENABLE, MSR_MTRR_DEF,     MSR_TSC_ADJUST,
 };
