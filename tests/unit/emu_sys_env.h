@@ -1,7 +1,7 @@
-/* A small 64-bit machine for the emu system-level unit tests (test_emu_sys.c, test_emu_lock.c):
- * 4 MiB of RAM at guest-physical 0, identity-mapped by 4-level page tables (4 KiB pages below
- * 2 MiB, one 2 MiB page above), a GDT with kernel and user segments and a 64-bit TSS, and an IDT
- * whose handler for vector v is at HANDLER(v) (a HLT unless a test puts code there). */
+/* A small 64-bit machine for the emu system-level unit tests (test_emu_sys.c, test_emu_msr.c,
+ * test_emu_lock.c): 4 MiB of RAM at guest-physical 0, identity-mapped by 4-level page tables (4 KiB
+ * pages below 2 MiB, one 2 MiB page above), a GDT with kernel and user segments and a 64-bit TSS,
+ * and an IDT whose handler for vector v is at HANDLER(v) (a HLT unless a test puts code there). */
 #ifndef VMON_TESTS_EMU_SYS_ENV_H
 #define VMON_TESTS_EMU_SYS_ENV_H
 
@@ -238,5 +238,35 @@ static inline void env_code(struct env *e, uint64_t gpa, const uint8_t *code, si
 		static const uint8_t c_[] = {__VA_ARGS__};                                         \
 		env_code((e), (gpa), c_, sizeof(c_));                                              \
 	} while (0)
+
+/* Load st and run up to 100000 instructions. */
+static inline int run_st(struct env *e, const struct x86_cpu_state *st)
+{
+	emu_cpu_set_state(&e->cpu, st);
+	return emu_run(&e->cpu, 100000);
+}
+
+/* Kernel state at CODE with the given registers (NULL: zeros), then run. */
+static inline int run_k(struct env *e, const uint64_t *regs)
+{
+	struct x86_cpu_state st;
+	env_state(e, &st, CODE);
+	if (regs)
+		for (int i = 0; i < 16; i++)
+			if (i != X86_RSP)
+				st.gpr[i] = regs[i];
+	return run_st(e, &st);
+}
+
+static inline uint64_t rsp(struct env *e)
+{
+	return e->cpu.st.gpr[X86_RSP];
+}
+
+/* The n-th 8-byte slot of the handler's stack. */
+static inline uint64_t stk(struct env *e, unsigned n)
+{
+	return get64(e, rsp(e) + 8 * n);
+}
 
 #endif

@@ -34,18 +34,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int run_k(struct env *e, const uint64_t *regs)
-{
-	struct x86_cpu_state st;
-	env_state(e, &st, CODE);
-	if (regs)
-		for (int i = 0; i < 16; i++)
-			if (i != X86_RSP)
-				st.gpr[i] = regs[i];
-	emu_cpu_set_state(&e->cpu, &st);
-	return emu_run(&e->cpu, 100000);
-}
-
 static uint64_t reg(struct env *e, int r)
 {
 	return e->cpu.st.gpr[r];
