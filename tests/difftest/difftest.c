@@ -8,6 +8,7 @@
 
 #include "accel/emu/cpu.h"
 #include "difftest.h"
+#include "gen_simd.h"
 
 struct emu_env {
 	uint8_t *code; /* emu's view of the code page: a copy with HLT at the epilogue */
@@ -76,6 +77,10 @@ static void emu_state_init(struct x86_cpu_state *st, const struct dt_regs *r, ui
 			st->seg[i].selector = 0;
 	memcpy(st->gpr, r->gpr, sizeof(st->gpr));
 	st->rflags = r->rflags;
+	/* FPU/SSE enabled as Linux runs user space */
+	st->cr0 |= X86_CR0_MP | X86_CR0_NE;
+	st->cr4 |= X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	memcpy(st->fxsave, r->fx, sizeof(st->fxsave));
 }
 
 static void print_failure(const struct dt_seq *s, uint64_t seq_addr, const char *why)
@@ -128,13 +133,27 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 		for (int k = 0; k < 16; k++)
 			bad |= st.gpr[k] != nat[i].regs.gpr[k];
 		bad |= ((st.rflags ^ nat[i].regs.rflags) & DT_FLAGS_CMP) != 0;
-		if (bad) {
+		char fxwhy[2048];
+		int fxbad = dt_fx_diff(nat[i].regs.fx, st.fxsave, fxwhy, sizeof(fxwhy));
+		if (bad || fxbad) {
 			printf("  trace: first difference before step %d (rip native %#llx emu "
 			       "%#llx)\n",
 			       i, (unsigned long long)nat[i].rip, (unsigned long long)st.rip);
-			if (i > 0)
-				printf("  after the instruction at %#llx\n",
-				       (unsigned long long)nat[i - 1].rip);
+			if (i > 0) {
+				const uint8_t *fx = nat[i - 1].regs.fx;
+				printf("  after the instruction at %#llx; before it, native had\n"
+				       "    fcw %#x fsw %#x ftw %#x mxcsr %#x\n",
+				       (unsigned long long)nat[i - 1].rip, fx[0] | fx[1] << 8,
+				       fx[2] | fx[3] << 8, fx[4],
+				       fx[24] | fx[25] << 8 | fx[26] << 16 | (unsigned)fx[27] << 24);
+				for (int k = 0; k < 8; k++) {
+					uint64_t m;
+					memcpy(&m, fx + 32 + 16 * k, 8);
+					printf("    st%d %04x:%016llx\n", k,
+					       fx[40 + 16 * k] | fx[41 + 16 * k] << 8,
+					       (unsigned long long)m);
+				}
+			}
 			for (int k = 0; k < 16; k++)
 				if (st.gpr[k] != nat[i].regs.gpr[k])
 					printf("    %s: native %#llx emu %#llx\n", reg_names[k],
@@ -143,6 +162,8 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 			printf("    rflags: native %#llx emu %#llx\n",
 			       (unsigned long long)nat[i].regs.rflags,
 			       (unsigned long long)st.rflags);
+			if (fxbad)
+				printf("    %s\n", fxwhy);
 			return;
 		}
 		if (emu_step(cpu) != EMU_EXIT_NONE)
@@ -253,6 +274,7 @@ int main(int argc, char **argv)
 		emu_cpu_get_state(&cpu, &st);
 		memcpy(re.gpr, st.gpr, sizeof(re.gpr));
 		re.rflags = st.rflags;
+		memcpy(re.fx, st.fxsave, sizeof(re.fx));
 
 		if (trap) {
 			faults++;
@@ -287,7 +309,14 @@ int main(int argc, char **argv)
 					      reg_names[i], (unsigned long long)rn_.gpr[i],
 					      (unsigned long long)re.gpr[i],
 					      (unsigned long long)r0.gpr[i]);
-		uint64_t fm = DT_FLAGS_CMP & ~(uint64_t)seq.undef;
+		if (w < 3000 && dt_fx_diff(rn_.fx, re.fx, why + w, sizeof(why) - w))
+			w += (int)strlen(why + w);
+		uint32_t undef = seq.undef;
+		if (trap) /* a fault leaves the flags as they were before the faulting instruction */
+			for (unsigned i = 0; i < seq.ninsn; i++)
+				if (seq_addr + seq.insn_off[i] == frip)
+					undef = seq.insn_undef[i];
+		uint64_t fm = DT_FLAGS_CMP & ~(uint64_t)undef;
 		if ((rn_.rflags ^ re.rflags) & fm)
 			w += snprintf(
 			    why + w, sizeof(why) - w,

@@ -32,6 +32,7 @@
 struct dt_regs {
 	uint64_t gpr[16];
 	uint64_t rflags;
+	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE64 image (x87, MMX, SSE) */
 };
 
 /* Native context at DT_CTX, used by the prologue and epilogue code. */
@@ -42,6 +43,9 @@ struct dt_ctx {
 	uint64_t out[16];
 	uint64_t flags_out;
 	uint64_t pad;
+	uint8_t fx_in[512] __attribute__((aligned(16))); /* FXRSTOR64'd by the prologue */
+	uint8_t fx_out[512] __attribute__((aligned(16))); /* FXSAVE64'd by the epilogue */
+	uint8_t fx_host[512] __attribute__((aligned(16)));
 };
 
 #define DT_MAX_INSNS 64
@@ -52,6 +56,7 @@ struct dt_seq {
 	unsigned len;
 	unsigned ninsn;
 	uint16_t insn_off[DT_MAX_INSNS * 4]; /* start offsets of emitted instructions */
+	uint32_t insn_undef[DT_MAX_INSNS * 4]; /* flags undefined before each (a fault there) */
 	uint32_t undef;			     /* flags undefined at the end (masked in compare) */
 	uint64_t groups;		     /* bit per generator group used */
 };
@@ -93,6 +98,16 @@ enum dt_group {
 	G_XLAT,
 	G_ADX,
 	G_PREFIX,
+	G_SSEMOV, /* SIMD and x87 groups (gen_sse.c, gen_x87.c): keep G_SSEMOV..G_X87 together */
+	G_SSEINT,
+	G_SSEFP,
+	G_SSECVT,
+	G_MMX,
+	G_SSSE3,
+	G_SSE41,
+	G_SSE42,
+	G_FXSR,
+	G_X87,
 	G_NGROUPS
 };
 

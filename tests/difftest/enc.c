@@ -11,8 +11,10 @@ void enc_byte(struct gen *g, uint8_t b)
 
 void enc_start(struct gen *g)
 {
-	if (g->s->ninsn < sizeof(g->s->insn_off) / sizeof(g->s->insn_off[0]))
+	if (g->s->ninsn < sizeof(g->s->insn_off) / sizeof(g->s->insn_off[0])) {
+		g->s->insn_undef[g->s->ninsn] = g->o->strict ? 0 : g->undef;
 		g->s->insn_off[g->s->ninsn++] = (uint16_t)g->s->len;
+	}
 }
 
 static void enc_le(struct gen *g, uint64_t v, int n)

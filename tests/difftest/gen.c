@@ -2,13 +2,14 @@
  * stay in the scratch area, with tracking of the flags the SDM leaves undefined. */
 #include <string.h>
 
-#include "gen.h"
+#include "gen_simd.h"
 
 const char *const dt_group_names[G_NGROUPS] = {
     "alu",    "alui",	 "test", "mov",	  "movx",   "lea",  "xchg",  "incdec", "negnot",
     "mul",    "imul",	 "div",	 "shift", "shxd",   "bt",   "bscan", "bswap",  "cbw",
     "setcc",  "cmov",	 "jcc",	 "jmp",	  "call",   "loop", "push",  "pushf",  "enter",
     "string", "cmpxchg", "xadd", "movbe", "flagop", "nop",  "xlat",  "adx",    "prefix",
+    "ssemov", "sseint",	 "ssefp", "ssecvt", "mmx",  "ssse3", "sse41", "sse42", "fxsr", "x87",
 };
 
 uint64_t dt_rand(uint64_t *s)
@@ -240,6 +241,7 @@ void dt_gen(uint64_t *rng, const struct dt_gen_opts *o, uint64_t code_addr, stru
 		uint64_t v = rn(g, 4) ? rnd(g) : special[rn(g, 16)];
 		memcpy(mem + i, &v, 8);
 	}
+	gen_fp_state(g, r, mem);
 
 	unsigned groups[G_NGROUPS], ng = 0;
 	for (unsigned i = 0; i < G_NGROUPS; i++)
@@ -249,7 +251,11 @@ void dt_gen(uint64_t *rng, const struct dt_gen_opts *o, uint64_t code_addr, stru
 	for (int it = 0; it < nitems && !g->faulted && s->len < DT_SEQ_MAX - 256; it++) {
 		int grp = (int)groups[rn(g, ng)];
 		s->groups |= 1ull << grp;
-		if (!gen_alu_item(g, grp))
+		if (grp == G_X87)
+			gen_x87_item(g);
+		else if (grp >= G_SSEMOV)
+			gen_sse_item(g, grp);
+		else if (!gen_alu_item(g, grp))
 			gen_ctl_item(g, grp);
 		g->nitems++;
 		/* resolve jumps that land here; flags are the union over both paths */

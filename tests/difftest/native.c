@@ -39,6 +39,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 			for (int i = 0; i < 16; i++)
 				st->regs.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_idx[i]];
 			st->regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+			if (uc->uc_mcontext.fpregs)
+				memcpy(st->regs.fx, uc->uc_mcontext.fpregs, 512);
 			st->rip = rip;
 		}
 		if (rip == ns->t_end)
@@ -48,6 +50,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
 	for (int i = 0; i < 16; i++)
 		ns->regs.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_idx[i]];
 	ns->regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+	if (uc->uc_mcontext.fpregs)
+		memcpy(ns->regs.fx, uc->uc_mcontext.fpregs, 512);
 	ns->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	ns->trap = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
 	siglongjmp(ns->jb, 1);
@@ -97,6 +101,17 @@ static unsigned put_mov_rax(uint8_t *p, unsigned reg, int32_t disp, int load)
 	return 7;
 }
 
+/* movabs rax, area; fxsave64 [rax] (restore=0) or fxrstor64 [rax] */
+static unsigned put_fx(uint8_t *p, const uint8_t *area, int restore)
+{
+	unsigned n = put_movabs(p, 0, (uint64_t)(uintptr_t)area);
+	p[n++] = 0x48;
+	p[n++] = 0x0f;
+	p[n++] = 0xae;
+	p[n++] = restore ? 0x08 : 0x00;
+	return n;
+}
+
 unsigned dt_prologue(uint8_t *p)
 {
 	static const uint8_t save[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
@@ -109,6 +124,8 @@ unsigned dt_prologue(uint8_t *p)
 	p[n++] = 0x48; /* mov [rax], rsp */
 	p[n++] = 0x89;
 	p[n++] = 0x20;
+	n += put_fx(p + n, ctx->fx_host, 0); /* fxsave64: the host's FPU state */
+	n += put_fx(p + n, ctx->fx_in, 1);
 	n += put_movabs(p + n, 4, (uint64_t)&ctx->flags_in); /* rsp = &flags_in; popfq */
 	p[n++] = 0x9d;
 	n += put_movabs(p + n, 0, (uint64_t)ctx->in);
@@ -135,6 +152,8 @@ unsigned dt_epilogue(uint8_t *p)
 		n += put_mov_rax(p + n, r, (int32_t)(r * 8), 0);
 	n += put_movabs(p + n, 4, (uint64_t)&ctx->flags_out + 8);
 	p[n++] = 0x9c; /* pushfq */
+	n += put_fx(p + n, ctx->fx_out, 0);
+	n += put_fx(p + n, ctx->fx_host, 1);
 	n += put_movabs(p + n, 0, (uint64_t)&ctx->host_rsp);
 	p[n++] = 0x48; /* mov rsp, [rax] */
 	p[n++] = 0x8b;
@@ -164,6 +183,7 @@ int dt_native_run(struct dt_regs *regs, uint64_t *fault_rip)
 	struct dt_ctx *ctx = (struct dt_ctx *)DT_CTX;
 
 	memcpy(ctx->in, regs->gpr, sizeof(ctx->in));
+	memcpy(ctx->fx_in, regs->fx, sizeof(ctx->fx_in));
 	ctx->flags_in = regs->rflags;
 	if (sigsetjmp(ns->jb, 1)) {
 		*regs = ns->regs;
@@ -174,5 +194,6 @@ int dt_native_run(struct dt_regs *regs, uint64_t *fault_rip)
 	((void (*)(void))DT_CODE)();
 	memcpy(regs->gpr, ctx->out, sizeof(ctx->out));
 	regs->rflags = ctx->flags_out;
+	memcpy(regs->fx, ctx->fx_out, sizeof(regs->fx));
 	return 0;
 }

@@ -43,9 +43,15 @@ static void fxsave(struct emu_cpu *c, const struct emu_insn *in)
 	emu_probe_write(c, in->seg, ea, len);
 	memcpy(img, c->st.fxsave, len);
 	memset(img + 5, 0, 1);
+	if (!(img[FX_FSW] & 0x80)) /* FOP, FIP, FDP only with an exception pending (as AMD) */
+		memset(img + FX_FOP, 0, 18);
 	if (in->osize != 8) { /* 32-bit form: FIP, FCS, FDP, FDS */
 		memset(img + 12, 0, 4);
 		memset(img + 20, 0, 4);
+		if (img[FX_FSW] & 0x80) {
+			memcpy(img + 12, c->st.fxsave + FX_PRIV_FCS, 2);
+			memcpy(img + 20, c->st.fxsave + FX_PRIV_FDS, 2);
+		}
 	}
 	uint32_t mask = EMU_MXCSR_MASK;
 	memcpy(img + FX_MXCSR_MASK, &mask, 4);
@@ -73,10 +79,24 @@ static void fxrstor(struct emu_cpu *c, const struct emu_insn *in)
 	if (mx & ~EMU_MXCSR_MASK)
 		emu_raise(c, EMU_GP, 1, 0);
 	if (in->osize != 8) {
+		memcpy(c->st.fxsave + FX_PRIV_FCS, img + 12, 2);
+		memcpy(c->st.fxsave + FX_PRIV_FDS, img + 20, 2);
 		memset(img + 12, 0, 4);
 		memset(img + 20, 0, 4);
+	} else { /* the 64-bit image has no selectors: FCS and FDS become 0 */
+		memset(c->st.fxsave + FX_PRIV_FCS, 0, 2);
+		memset(c->st.fxsave + FX_PRIV_FDS, 0, 2);
 	}
 	memcpy(img + FX_MXCSR_MASK, c->st.fxsave + FX_MXCSR_MASK, 4);
+	img[FX_FOP + 1] &= 7; /* FOP is 11 bits */
+	/* ES and B follow from the restored exception flags and masks */
+	uint16_t fsw, fcw;
+	memcpy(&fcw, img + FX_FCW, 2);
+	memcpy(&fsw, img + FX_FSW, 2);
+	fsw &= 0x7f7f;
+	if (fsw & ~fcw & 0x3f)
+		fsw |= 0x8080;
+	memcpy(img + FX_FSW, &fsw, 2);
 	memcpy(c->st.fxsave, img, len);
 }
 

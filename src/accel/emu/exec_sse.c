@@ -44,7 +44,7 @@ static const struct sse_ent tab_0f[256][4] = {
     [0x17] = {MOV(MV_HP_STORE), MOV(MV_HP_STORE)},
     [0x28] = {MOV(MV_LOADA), MOV(MV_LOADA)},
     [0x29] = {MOV(MV_STOREA), MOV(MV_STOREA)},
-    [0x2a] = {CVM(CV_PI2PS), CV(CV_PI2PD), CV(CV_SI2SS), CV(CV_SI2SD)},
+    [0x2a] = {CV(CV_PI2PS), CV(CV_PI2PD), CV(CV_SI2SS), CV(CV_SI2SD)},
     [0x2b] = {MOV(MV_STORENT), MOV(MV_STORENT)},
     [0x2c] = {CVM(CV_TPS2PI), CVM(CV_TPD2PI), CV(CV_TSS2SI), CV(CV_TSD2SI)},
     [0x2d] = {CVM(CV_PS2PI), CVM(CV_PD2PI), CV(CV_SS2SI), CV(CV_SD2SI)},
@@ -265,6 +265,8 @@ void emu_exec_sse(struct emu_cpu *c, const struct emu_insn *in)
 		e = &tab_0f38[opc][in->sub & 3];
 	else
 		e = &tab_0f3a[opc][in->sub & 3];
+	if (map == 0 && opc >= 0x71 && opc <= 0x73 && sse_shift_imm_kind(in, opc) < 0)
+		emu_raise(c, EMU_UD, 0, 0);
 	switch (e->cls) {
 	case C_UD:
 		emu_raise(c, EMU_UD, 0, 0);
@@ -275,7 +277,7 @@ void emu_exec_sse(struct emu_cpu *c, const struct emu_insn *in)
 		if (cr0 & X86_CR0_TS)
 			emu_raise(c, EMU_NM, 0, 0);
 		if (e->cls == C_SSEMMX)
-			sse_mmx_enter(c);
+			x87_check_pending(c);
 		break;
 	case C_MMX:
 	case C_MMXNT:
@@ -283,13 +285,14 @@ void emu_exec_sse(struct emu_cpu *c, const struct emu_insn *in)
 			emu_raise(c, EMU_UD, 0, 0);
 		if (cr0 & X86_CR0_TS)
 			emu_raise(c, EMU_NM, 0, 0);
-		if (e->cls == C_MMX)
-			sse_mmx_enter(c);
+		x87_check_pending(c);
 		break;
 	default:
 		break;
 	}
 	e->fn(c, in, e->arg);
+	if (e->cls == C_MMX || e->cls == C_SSEMMX)
+		sse_mmx_enter(c);
 }
 
 /* ---- operand helpers ---- */

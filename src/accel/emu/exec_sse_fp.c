@@ -1,185 +1,109 @@
 /* emu: SSE/SSE2/SSE3/SSE4.1 floating point: arithmetic, min/max, sqrt, horizontal and
  * alternating add/sub, compares, COMIS/UCOMIS, ROUND*, DPPS/DPPD.
  *
- * Lanes are computed with host C double arithmetic under the rounding mode MXCSR.RC selects
- * (fesetround, restored to nearest afterwards); a float lane is computed in double and rounded
- * once to float, which is exact for + - * / sqrt (53 >= 2 * 24 + 2 bits). x86 specifics are
- * explicit, not left to the host: NaN propagation (first operand's NaN, quietened; MIN/MAX return
- * the second operand), the default NaN (negative QNaN "indefinite"), DAZ on inputs, FTZ on
- * results, the denormal flag. Overflow, underflow, inexact and divide-by-zero come from the host
- * (fetestexcept). Known deviations: with an unmasked exception all flags of the instruction are
- * set before #XM (hardware sets only the pre-computation ones when those are unmasked), and
- * underflow tininess follows the host (x86 hosts: after rounding, as the guest expects). RCPPS/
- * RSQRTPS return the exactly rounded value (hardware: a 12-bit approximation that differs
- * between vendors). */
-#include <fenv.h>
-#include <math.h>
-
+ * Lanes go through the soft-float core (sse_fp.h), so results and MXCSR flags are exact and
+ * host independent: NaN propagation (the first operand's NaN, quietened; MIN/MAX return the
+ * second operand), the default NaN (negative QNaN "indefinite"), DAZ on inputs, FTZ on results,
+ * the exception priorities of each lane (an SNaN operand gives IE only, a QNaN operand no flag,
+ * IE/ZE hide DE), and the two-phase #XM rule in sse_fp_flags. Known deviation: RCPPS/RSQRTPS
+ * return the exactly rounded value (hardware: a 12-bit approximation that differs between
+ * vendors). */
 #include "accel/emu/sse_fp.h"
 
 #define EMU_XM 19
 
+/* Pre-computation exceptions (IE DE ZE) of any lane that are unmasked raise #XM with only those
+ * flags recorded; otherwise every flag is recorded and unmasked post-computation ones (OE UE PE)
+ * raise #XM. Either way the destination is left unchanged (the callers write after this). */
 void sse_fp_flags(struct emu_cpu *c, uint32_t flags)
 {
-	uint32_t mx = sse_mxcsr(c);
+	uint32_t mx = sse_mxcsr(c), unmasked = ~(mx >> 7) & 0x3f;
 
 	flags &= 0x3f;
+	if (flags & unmasked & 0x7)
+		flags &= 0x7;
 	sse_set_mxcsr(c, mx | flags);
-	if (flags & ~(mx >> 7) & 0x3f)
+	if (flags & unmasked)
 		emu_raise(c, (c->st.cr4 & X86_CR4_OSXMMEXCPT) ? EMU_XM : EMU_UD, 0, 0);
 }
 
-void fp_begin(struct fpctx *f, uint32_t mx, unsigned rc)
+void fp_env(struct sf_env *e, uint32_t mx, unsigned rc)
 {
-	static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
-
-	f->mx = mx;
-	f->flags = 0;
-	feclearexcept(FE_ALL_EXCEPT);
-	if (rc & 3)
-		fesetround(modes[rc & 3]);
+	memset(e, 0, sizeof(*e));
+	e->rc = (uint8_t)(rc & 3);
+	e->prec = 64;
+	e->daz = (mx & MX_DAZ) != 0;
+	e->ftz = (mx & MX_FZ) != 0;
+	e->um = (mx & (MX_UE << 7)) != 0;
+	e->om = (mx & (MX_OE << 7)) != 0;
 }
 
-uint32_t fp_end(struct fpctx *f)
+uint64_t fp_lane(struct sf_env *e, unsigned op, int is32, uint64_t a, uint64_t b)
 {
-	fp_collect(f);
-	fesetround(FE_TONEAREST);
-	return f->flags;
-}
+	int fmt = fp_fmt(is32), unary = op == FP_SQRT;
+	sf_t x = sf_unpack(e, fmt, a), y = sf_unpack(e, fmt, b);
+	struct sfr r;
 
-void fp_collect(struct fpctx *f)
-{
-	int x = fetestexcept(FE_ALL_EXCEPT);
-
-	feclearexcept(FE_ALL_EXCEPT);
-	if (x & FE_INVALID)
-		f->flags |= MX_IE;
-	if (x & FE_DIVBYZERO)
-		f->flags |= MX_ZE;
-	if (x & FE_OVERFLOW)
-		f->flags |= MX_OE;
-	if (x & FE_UNDERFLOW)
-		f->flags |= MX_UE;
-	if (x & FE_INEXACT)
-		f->flags |= MX_PE;
-}
-
-uint64_t fp_daz(struct fpctx *f, uint64_t x, int is32)
-{
-	if ((f->mx & MX_DAZ) && fp_is_denorm(x, is32))
-		return x & fp_sign(is32);
-	return x;
-}
-
-double fp_to_d(uint64_t x, int is32)
-{
-	if (is32) {
-		float v;
-		uint32_t b = (uint32_t)x;
-		memcpy(&v, &b, 4);
-		return v;
-	}
-	double d;
-	memcpy(&d, &x, 8);
-	return d;
-}
-
-/* Round the double r to the lane format (raising host flags), then apply FTZ. */
-uint64_t fp_from_d(struct fpctx *f, double r, int is32)
-{
-	uint64_t bits;
-
-	if (is32) {
-		volatile float v = (float)r;
-		float fv = v;
-		uint32_t b;
-		memcpy(&b, &fv, 4);
-		bits = b;
-		if (fetestexcept(FE_INEXACT) && fabsf(fv) < 1.17549435e-38f)
-			f->flags |= MX_UE; /* tiny and inexact (double rounding hid it) */
-	} else {
-		memcpy(&bits, &r, 8);
-	}
-	if ((f->mx & MX_FZ) && (f->mx & (MX_UE << 7)) && fp_is_denorm(bits, is32)) {
-		bits &= fp_sign(is32);
-		f->flags |= MX_UE | MX_PE;
-	}
-	return bits;
-}
-
-uint64_t fp_lane(struct fpctx *f, unsigned op, int is32, uint64_t a, uint64_t b)
-{
-	int unary = op == FP_SQRT;
-
-	a = fp_daz(f, a, is32);
-	b = fp_daz(f, b, is32);
 	if (op == FP_MIN || op == FP_MAX) {
-		if (fp_is_nan(a, is32) || fp_is_nan(b, is32)) {
-			f->flags |= MX_IE;
+		uint64_t sign = is32 ? 0x80000000u : 0x8000000000000000ull;
+		if (x.cls == SF_ZERO)
+			a &= sign; /* a DAZ-flushed denormal is returned as zero */
+		if (y.cls == SF_ZERO)
+			b &= sign;
+		if (x.cls == SF_NAN || y.cls == SF_NAN) {
+			e->flags |= SF_IE;
 			return b;
 		}
-		if (fp_is_denorm(a, is32) || fp_is_denorm(b, is32))
-			f->flags |= MX_DE;
-		double x = fp_to_d(a, is32), y = fp_to_d(b, is32);
-		return (op == FP_MIN ? x < y : x > y) ? a : b;
+		if (x.den || y.den)
+			e->flags |= SF_DE;
+		int k = sf_cmp(x, y);
+		return (op == FP_MIN ? k < 0 : k > 0) ? a : b;
 	}
-	if ((!unary && fp_is_nan(a, is32)) || fp_is_nan(b, is32)) {
-		if ((!unary && fp_is_snan(a, is32)) || fp_is_snan(b, is32))
-			f->flags |= MX_IE;
-		return fp_quiet(!unary && fp_is_nan(a, is32) ? a : b, is32);
+	if ((!unary && x.cls == SF_NAN) || y.cls == SF_NAN) {
+		if ((!unary && sf_is_snan(x)) || sf_is_snan(y))
+			e->flags |= SF_IE;
+		return sf_qnan(fmt, !unary && x.cls == SF_NAN ? x : y).m;
 	}
-	if ((!unary && fp_is_denorm(a, is32)) || fp_is_denorm(b, is32))
-		f->flags |= MX_DE;
-	volatile double x = fp_to_d(a, is32), y = fp_to_d(b, is32);
-	volatile double r;
 	switch (op) {
 	case FP_ADD:
-		r = x + y;
+		r = sf_add(e, fmt, x, y);
 		break;
 	case FP_SUB:
-		r = x - y;
+		y.sign ^= 1;
+		r = sf_add(e, fmt, x, y);
 		break;
 	case FP_MUL:
-		r = x * y;
+		r = sf_mul(e, fmt, x, y);
 		break;
 	case FP_DIV:
-		r = x / y;
+		r = sf_div(e, fmt, x, y);
 		break;
 	default:
-		r = sqrt(y);
+		r = sf_sqrt(e, fmt, y);
 		break;
 	}
-	double rv = r;
-	uint64_t res;
-	if (rv != rv) {
-		f->flags |= MX_IE;
-		res = fp_default_nan(is32);
-	} else {
-		res = fp_from_d(f, rv, is32);
-	}
-	fp_collect(f);
-	return res;
+	return r.m;
 }
 
-/* Exactly rounded reciprocal / reciprocal square root; no flags (as the hardware). Denormal
- * inputs count as zero. */
-static uint64_t fp_recip(unsigned op, int is32, uint64_t b)
+/* RCPPS/RSQRTPS: the exactly rounded value (hardware returns a vendor-specific 12-bit
+ * approximation); denormal inputs read as zero, denormal results flush to zero, no flags. */
+static uint64_t fp_recip(unsigned op, uint64_t b)
 {
-	if (fp_is_nan(b, is32))
-		return fp_quiet(b, is32);
-	if (fp_is_denorm(b, is32))
-		b &= fp_sign(is32);
-	double y = fp_to_d(b, is32), r;
-	if (op == FP_RSQRT)
-		r = y == 0 ? 1 / y : y < 0 ? NAN : 1 / sqrt(y);
-	else
-		r = 1 / y;
-	if (r != r)
-		return fp_default_nan(is32);
-	struct fpctx f = {0};
-	uint64_t v = fp_from_d(&f, r, is32);
-	feclearexcept(FE_ALL_EXCEPT);
-	return v;
+	struct sf_env e;
+	sf_t y, one = {1ull << 63, 0, 0, SF_NORM, 0, 0};
+
+	fp_env(&e, 0x1f80 | MX_DAZ | MX_FZ, 0);
+	y = sf_unpack(&e, SF_F32, b);
+	if (y.cls == SF_NAN)
+		return sf_qnan(SF_F32, y).m;
+	if (op == FP_RSQRT) {
+		if (y.sign && y.cls != SF_ZERO)
+			return sf_default_nan(SF_F32).m;
+		if (y.cls == SF_ZERO)
+			return y.sign ? 0xff800000u : 0x7f800000u;
+		y = sf_unpack(&e, SF_F64, sf_sqrt(&e, SF_F64, y).m);
+	}
+	return sf_div(&e, SF_F32, one, y).m;
 }
 
 /* Load the E operand of a ps/pd/ss/sd instruction (scalar memory forms read 4/8 bytes). */
@@ -193,7 +117,8 @@ void sse_fp_arith(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	unsigned op = arg & 0x7f, fmt = arg & FA_PFX ? in->sub : arg >> 8;
 	int is32 = fmt == F_PS || fmt == F_SS;
 	unsigned esz = is32 ? 4 : 8, n = fmt >= F_SS ? 1 : 16 / esz;
-	struct fpctx f;
+	uint32_t mx = sse_mxcsr(c);
+	struct sf_env f;
 	xmm_t g, e, r;
 
 	xmm_get(c, in->reg, &g);
@@ -201,11 +126,11 @@ void sse_fp_arith(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	r = g;
 	if (op == FP_RCP || op == FP_RSQRT) {
 		for (unsigned i = 0; i < n; i++)
-			fp_set(&r, i, is32, fp_recip(op, is32, fp_get(&e, i, is32)));
+			r.d[i] = (uint32_t)fp_recip(op, e.d[i]);
 		xmm_set(c, in->reg, &r);
 		return;
 	}
-	fp_begin(&f, sse_mxcsr(c), sse_mxcsr(c) >> MX_RC_SHIFT);
+	fp_env(&f, mx, mx >> MX_RC_SHIFT);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t a = fp_get(&g, i, is32), b = fp_get(&e, i, is32), v;
 		if (op == FP_ADDSUB) {
@@ -220,34 +145,35 @@ void sse_fp_arith(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 		}
 		fp_set(&r, i, is32, v);
 	}
-	sse_fp_flags(c, fp_end(&f));
+	sse_fp_flags(c, f.flags);
 	xmm_set(c, in->reg, &r);
 }
 
 /* Compare a and b: 0 equal, 1 less, 2 greater, 3 unordered; flags for signalling (sig: any NaN
  * is invalid) or quiet (only SNaN) compares and for denormal operands. */
-static unsigned fp_compare(struct fpctx *f, int is32, uint64_t a, uint64_t b, int sig)
+static unsigned fp_compare(struct sf_env *f, int is32, uint64_t a, uint64_t b, int sig)
 {
-	a = fp_daz(f, a, is32);
-	b = fp_daz(f, b, is32);
-	if (fp_is_nan(a, is32) || fp_is_nan(b, is32)) {
-		if (sig || fp_is_snan(a, is32) || fp_is_snan(b, is32))
-			f->flags |= MX_IE;
+	sf_t x = sf_unpack(f, fp_fmt(is32), a), y = sf_unpack(f, fp_fmt(is32), b);
+
+	if (x.cls == SF_NAN || y.cls == SF_NAN) {
+		if (sig || sf_is_snan(x) || sf_is_snan(y))
+			f->flags |= SF_IE;
 		return 3;
 	}
-	if (fp_is_denorm(a, is32) || fp_is_denorm(b, is32))
-		f->flags |= MX_DE;
-	double x = fp_to_d(a, is32), y = fp_to_d(b, is32);
-	return x == y ? 0 : x < y ? 1 : 2;
+	if (x.den || y.den)
+		f->flags |= SF_DE;
+	int k = sf_cmp(x, y);
+	return k == 0 ? 0 : k < 0 ? 1 : 2;
 }
 
 void sse_fp_cmp(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 {
 	unsigned fmt = arg & 3, n, pred = (unsigned)in->imm & 7;
 	int is32 = fmt == F_PS || fmt == F_SS;
-	struct fpctx f = {.mx = sse_mxcsr(c)};
+	struct sf_env f;
 	xmm_t g, e;
 
+	fp_env(&f, sse_mxcsr(c), 0);
 	xmm_get(c, in->reg, &g);
 	if (arg >= CMP_COMISS) {
 		is32 = arg == CMP_COMISS || arg == CMP_UCOMISS;
@@ -287,84 +213,59 @@ void sse_fp_cmp(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	xmm_set(c, in->reg, &g);
 }
 
-/* Round to an integral value in the same format; mode 0-3 as MXCSR.RC. */
-double fp_rint(double d, unsigned mode)
-{
-	double fl = floor(d), r;
-
-	switch (mode & 3) {
-	case 0: {
-		double diff = d - fl;
-		r = diff > 0.5 ? fl + 1 : diff < 0.5 ? fl : fmod(fl, 2) == 0 ? fl : fl + 1;
-		break;
-	}
-	case 1:
-		r = fl;
-		break;
-	case 2:
-		r = ceil(d);
-		break;
-	default:
-		r = trunc(d);
-	}
-	return copysign(r, d);
-}
-
 void sse_fp_round(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 {
 	unsigned imm = (unsigned)in->imm, fmt = arg & 3;
 	unsigned mode = imm & 4 ? sse_mxcsr(c) >> MX_RC_SHIFT : imm;
 	int is32 = fmt == F_PS || fmt == F_SS;
 	unsigned n = fmt >= F_SS ? 1 : is32 ? 4 : 2;
-	struct fpctx f = {.mx = sse_mxcsr(c)};
+	struct sf_env f;
 	xmm_t g, e;
 
+	fp_env(&f, sse_mxcsr(c), mode);
 	xmm_get(c, in->reg, &g);
 	fp_get_e(c, in, fmt, &e);
 	if (fmt < F_SS)
 		g = e;
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t x = fp_daz(&f, fp_get(&e, i, is32), is32);
-		if (fp_is_nan(x, is32)) {
-			if (fp_is_snan(x, is32))
-				f.flags |= MX_IE;
-			fp_set(&g, i, is32, fp_quiet(x, is32));
+		sf_t x = sf_unpack(&f, fp_fmt(is32), fp_get(&e, i, is32));
+		if (x.cls == SF_NAN) {
+			if (sf_is_snan(x))
+				f.flags |= SF_IE;
+			fp_set(&g, i, is32, sf_qnan(fp_fmt(is32), x).m);
 			continue;
 		}
-		double d = fp_to_d(x, is32), r = fp_rint(d, mode);
-		if (r != d && !(imm & 8))
-			f.flags |= MX_PE;
-		uint64_t bits;
-		if (is32) {
-			float fr = (float)r;
-			uint32_t b;
-			memcpy(&b, &fr, 4);
-			bits = b;
-		} else {
-			memcpy(&bits, &r, 8);
-		}
-		fp_set(&g, i, is32, bits);
+		uint32_t before = f.flags;
+		x = sf_round_int(&f, x, mode);
+		if (imm & 8)
+			f.flags = before | (f.flags & ~SF_PE);
+		fp_set(&g, i, is32, sf_pack(&f, fp_fmt(is32), x).m);
 	}
 	sse_fp_flags(c, f.flags);
 	xmm_set(c, in->reg, &g);
 }
 
 /* DPPS/DPPD: products selected by imm[7:4] (imm[5:4] for pd), summed pairwise, the sum written
- * to the lanes selected by imm[3:0] (others zero). */
+ * to the lanes selected by imm[3:0] (others zero). MXCSR is updated (and #XM raised) after the
+ * multiplications and again after the additions, as the hardware does. */
 void sse_fp_dp(struct emu_cpu *c, const struct emu_insn *in, int is32)
 {
 	unsigned imm = (unsigned)in->imm, n = is32 ? 4 : 2;
-	struct fpctx f;
+	uint32_t mx = sse_mxcsr(c);
+	struct sf_env f;
 	uint64_t p[4], sum;
 	xmm_t g, e, r;
 
 	xmm_get(c, in->reg, &g);
 	sse_get_e(c, in, &e, 16, 0, 1);
-	fp_begin(&f, sse_mxcsr(c), sse_mxcsr(c) >> MX_RC_SHIFT);
+	fp_env(&f, mx, mx >> MX_RC_SHIFT);
 	for (unsigned i = 0; i < n; i++)
 		p[i] = (imm >> (4 + i)) & 1 ? fp_lane(&f, FP_MUL, is32, fp_get(&g, i, is32),
 						      fp_get(&e, i, is32))
 					    : 0;
+	/* the products are a step of their own: their unmasked exceptions stop the instruction */
+	sse_fp_flags(c, f.flags);
+	f.flags = 0;
 	if (is32)
 		sum = fp_lane(&f, FP_ADD, 1, fp_lane(&f, FP_ADD, 1, p[0], p[1]),
 			      fp_lane(&f, FP_ADD, 1, p[2], p[3]));
@@ -374,6 +275,6 @@ void sse_fp_dp(struct emu_cpu *c, const struct emu_insn *in, int is32)
 	for (unsigned i = 0; i < n; i++)
 		if ((imm >> i) & 1)
 			fp_set(&r, i, is32, sum);
-	sse_fp_flags(c, fp_end(&f));
+	sse_fp_flags(c, f.flags);
 	xmm_set(c, in->reg, &r);
 }

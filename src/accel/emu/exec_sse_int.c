@@ -201,19 +201,28 @@ static void shift_vec(xmm_t *v, unsigned kind, unsigned esz, uint64_t cnt, unsig
 	}
 }
 
+/* The operation of 0F 71-73 /r ib (opc 0x71-0x73): kind | element size << 4, 0x100 | kind for
+ * the byte shifts, or -1 for an undefined encoding (#UD, ahead of the #NM and #MF checks). */
+int sse_shift_imm_kind(const struct emu_insn *in, unsigned opc)
+{
+	static const int16_t kinds[3][8] = {{-1, -1, 0x20, -1, 0x21, -1, 0x22, -1},
+					   {-1, -1, 0x40, -1, 0x41, -1, 0x42, -1},
+					   {-1, -1, 0x80, 0x100, -1, -1, 0x82, 0x102}};
+	int k = kinds[opc - 0x71][in->reg & 7];
+
+	if (k < 0 || !(in->flags & EMU_I_REG) || (k >= 0x100 && sse_width(in) != 16))
+		return -1;
+	return k;
+}
+
 void sse_shift(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 {
 	unsigned w = sse_width(in);
 	xmm_t v, e;
 
 	if (arg & 0x100) { /* 0F 71-73 /r ib: register forms only */
-		static const int16_t kinds[3][8] = {{-1, -1, 0x20, -1, 0x21, -1, 0x22, -1},
-						   {-1, -1, 0x40, -1, 0x41, -1, 0x42, -1},
-						   {-1, -1, 0x80, 0x100, -1, -1, 0x82, 0x102}};
-		unsigned r = in->reg & 7;
-		int k = (arg & 0xff) == 0x73 ? (r == 3 ? 0x100 : r == 7 ? 0x102 : kinds[2][r])
-					     : kinds[(arg & 0xff) - 0x71][r];
-		if (k < 0 || !(in->flags & EMU_I_REG) || (k >= 0x100 && w != 16))
+		int k = sse_shift_imm_kind(in, arg & 0xff);
+		if (k < 0)
 			emu_raise(c, EMU_UD, 0, 0);
 		unsigned esz = k >= 0x100 ? 16 : (unsigned)k >> 4;
 		if (w == 8)
@@ -238,8 +247,8 @@ void sse_int_misc(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	xmm_t g, e, r;
 
 	memset(&r, 0, sizeof(r));
-	if (arg & 0x100) { /* PMOVSX/PMOVZX */
-		unsigned ssz = arg & 0xf, dsz = (arg >> 4) & 7, sgn = (arg >> 7) & 1, n = 16 / dsz;
+	if (arg & 0x1000) { /* PMOVSX/PMOVZX */
+		unsigned ssz = arg & 0xf, dsz = (arg >> 4) & 0xf, sgn = (arg >> 8) & 1, n = 16 / dsz;
 		if (in->flags & EMU_I_REG) {
 			xmm_get(c, in->rm, &e);
 		} else {

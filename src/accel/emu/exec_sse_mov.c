@@ -223,7 +223,8 @@ void sse_mov(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 				emu_st(c, in->seg, (di + i) & sz_mask(in->asize), 1, g.b[i]);
 		break;
 	}
-	case MV_EMMS:
+	case MV_EMMS: /* all tags empty; TOP = 0 as the AMD host does */
+		sse_mmx_enter(c);
 		c->st.fxsave[FX_FTW] = 0;
 		break;
 	}

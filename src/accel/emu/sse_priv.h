@@ -38,6 +38,11 @@ typedef union {
 #define FX_MXCSR_MASK 28
 #define FX_ST 32
 #define FX_XMM 160
+/* Emulator-private x87 state in the image's software-available area (FXSAVE writes only bytes
+ * 0-415, so the guest never sees these bytes): the selectors of the last x87 instruction (FCS)
+ * and of its memory operand (FDS), which the 64-bit image has no field for. */
+#define FX_PRIV_FCS 504
+#define FX_PRIV_FDS 506
 
 /* MXCSR bits */
 #define MX_IE 0x0001u
@@ -85,20 +90,38 @@ static inline void xmm_set(struct emu_cpu *c, unsigned r, const xmm_t *v)
 	memcpy(c->st.fxsave + FX_XMM + 16 * (r & 15), v, 16);
 }
 
-/* MMX register r (after the MMX transition TOP is 0, so MMr is the ST(r) slot). */
-static inline uint64_t mmx_get(const struct emu_cpu *c, unsigned r)
+/* The image slot of physical x87 register r: slots hold ST(i) = R((TOP + i) & 7). */
+static inline uint8_t *fx_phys(struct emu_cpu *c, unsigned r)
+{
+	unsigned top = (unsigned)(c->st.fxsave[FX_FSW + 1] >> 3) & 7;
+	return c->st.fxsave + FX_ST + 16 * ((r - top) & 7);
+}
+
+/* MMX register r is physical x87 register R(r). The MMX transition (TOP = 0, all tags valid)
+ * is made after the instruction's handler (exec_sse.c), so that a faulting instruction leaves
+ * the x87 state alone; until then TOP may be nonzero. */
+static inline uint64_t mmx_get(struct emu_cpu *c, unsigned r)
 {
 	uint64_t v;
-	memcpy(&v, c->st.fxsave + FX_ST + 16 * (r & 7), 8);
+	memcpy(&v, fx_phys(c, r & 7), 8);
 	return v;
 }
 
 /* Writing an MMX register sets the exponent/sign word of the x87 register to all ones. */
 static inline void mmx_set(struct emu_cpu *c, unsigned r, uint64_t v)
 {
-	uint8_t *p = c->st.fxsave + FX_ST + 16 * (r & 7);
+	uint8_t *p = fx_phys(c, r & 7);
 	memcpy(p, &v, 8);
 	p[8] = p[9] = 0xff;
+}
+
+/* #MF before an x87 (waiting) or MMX instruction when an unmasked x87 exception is pending
+ * (FSW.ES) and CR0.NE selects native error reporting. With NE clear the PC's external FERR#
+ * interrupt path is not modelled: the exception stays pending and the instruction runs. */
+static inline void x87_check_pending(struct emu_cpu *c)
+{
+	if ((c->st.fxsave[FX_FSW] & 0x80) && (c->st.cr0 & X86_CR0_NE))
+		emu_raise(c, EMU_MF, 0, 0);
 }
 
 /* ---- operand helpers (exec_sse.c) ---- */
@@ -120,8 +143,10 @@ static inline unsigned sse_width(const struct emu_insn *in)
 /* The G operand (register reg: MMX when width 8) as a 16-byte value, and its write-back. */
 void sse_get_g(struct emu_cpu *c, const struct emu_insn *in, xmm_t *v, unsigned width);
 void sse_set_g(struct emu_cpu *c, const struct emu_insn *in, const xmm_t *v, unsigned width);
-/* The MMX state transition every MMX instruction makes: TOP = 0, all registers valid. */
+/* The MMX state transition every MMX instruction makes: TOP = 0, all registers valid. Handlers
+ * that transition only for some forms (CVTPI2PS/PD with a register source) call it last. */
 void sse_mmx_enter(struct emu_cpu *c);
+int sse_shift_imm_kind(const struct emu_insn *in, unsigned opc);
 
 /* Handler arguments. */
 enum sse_mov_arg {
@@ -147,7 +172,7 @@ enum sse_int_op {
 #define IA(op, esz) ((op) | ((esz) << 8)) /* esz: element bytes 1, 2, 4, 8 */
 #define X16 0x8000u
 enum sse_int_misc_arg { IM_PTEST, IM_PHMINPOSUW };
-#define IM_PMOV(ssz, dsz, sgn) (0x100 | (ssz) | ((dsz) << 4) | ((sgn) << 7))
+#define IM_PMOV(ssz, dsz, sgn) (0x1000 | (ssz) | ((dsz) << 4) | ((sgn) << 8))
 enum sse_fp_op { FP_ADD, FP_SUB, FP_MUL, FP_DIV, FP_MIN, FP_MAX, FP_SQRT, FP_RSQRT, FP_RCP,
 		 FP_ADDSUB, FP_HADD, FP_HSUB };
 /* fp format (from the prefix or forced): */
