@@ -4,7 +4,6 @@ Parameterized over the CPU backend and the number of vCPUs. Environment knobs:
   VMON_TEST_ACCELS        comma-separated backends to try (default: emu,kvm)
   VMON_TEST_BOOT_TIMEOUT  seconds to reach the guest's prompt (default 600)
   VMON_TEST_CMD_TIMEOUT   seconds per shell command (default 120)
-  VMON_TEST_EMU_LINUX     1: run the emu case although emu cannot finish the boot yet
   VMON_TEST_VMM_CMD       run another VMM instead of build/vmon, to check this driver itself:
                           "qemu" for a built-in QEMU TCG command line, or a template whose words
                           may hold {kernel} {initrd} {cmdline} {mem} {cpus} {accel}, e.g.
@@ -97,14 +96,6 @@ def test_linux_boot(vmm, default_guest, accel, cpus, log_path):
                 "host CPU advertises neither VMX nor SVM (paravirtual KVM such as PVM): "
                 "stock Linux cannot boot on it; the nested test (test_nested_kvm.py) covers kvm"
             )
-
-    if accel == "emu" and not os.environ.get("VMON_TEST_EMU_LINUX") \
-            and not os.environ.get("VMON_TEST_VMM_CMD"):
-        pytest.skip(
-            "emu: Debian's kernel boots to its FPU set-up and stops on the first x87 "
-            "instruction (FNINIT): the x87 group is not complete yet; "
-            "VMON_TEST_EMU_LINUX=1 runs it anyway"
-        )
 
     argv = vmm_argv(vmm, default_guest, accel, cpus)
     with Console(argv, log_path=log_path, prompt=PROMPT_RX) as con:
