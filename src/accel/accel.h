@@ -3,7 +3,9 @@
  * Life cycle: vm_init once (after guest memory and buses exist), then vcpu_init for each vCPU,
  * vcpu_set_state for the BSP's boot state, then each vCPU thread calls vcpu_run, which returns
  * only when the VM is stopping (vm_exit_requested) or on a fatal backend error. vcpu_kick makes a
- * running vcpu_run notice a stop request promptly. set_irq drives one interrupt input (GSI). */
+ * running vcpu_run notice a stop request promptly. set_irq drives one interrupt input (GSI);
+ * ioeventfd and irqfd let device notifications and interrupts bypass the vCPU threads where the
+ * backend can (core/vmio.c uses them for virtio-mmio). */
 #ifndef VMON_ACCEL_ACCEL_H
 #define VMON_ACCEL_ACCEL_H
 
@@ -35,6 +37,13 @@ struct accel_ops {
 	 * caller keeps handling the write through the bus. deassign 1 removes the registration. */
 	int (*ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
 			 int is_pio, int deassign);
+	/* Optional: drive GSI gsi as a level-triggered line from eventfd fd (KVM_IRQFD with
+	 * KVM_IRQFD_FLAG_RESAMPLE): a write to fd asserts the line; when the guest EOIs the
+	 * interrupt the backend lowers the line and signals resample_fd, and the caller writes fd
+	 * again if its source is still pending. While registered, set_irq must not be used for that
+	 * GSI. deassign 1 removes the registration. NULL or -ENOTSUP: the caller drives the line
+	 * with set_irq (which on a userspace irqchip is already a direct call). */
+	int (*irqfd)(struct vm *vm, unsigned gsi, int fd, int resample_fd, int deassign);
 };
 
 extern const struct accel_ops accel_kvm_ops;

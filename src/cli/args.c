@@ -27,6 +27,11 @@ const char cli_usage[] =
     "                         and /dev/kvm opens, else emu)\n"
     "  --serial stdio|none|FILE  where the COM1 UART goes (default stdio)\n"
     "  --testdev              add the vmon test device (ucall port, scratch PIO/MMIO)\n"
+    "  --rng                  add a virtio-rng device (entropy from the host's getrandom)\n"
+    "  --console serial|virtio  the terminal's device: the COM1 UART (default), or a\n"
+    "                         virtio-console (guest /dev/hvc0) that then gets stdin; COM1\n"
+    "                         output still follows --serial\n"
+    "  --transport mmio       how virtio devices attach (default and only choice: mmio)\n"
     "  -v, --verbose          more log output (repeat for debug)\n"
     "  -h, --help             this text\n"
     "\n"
@@ -117,7 +122,10 @@ enum {
 	OPT_CPUS,
 	OPT_ACCEL,
 	OPT_SERIAL,
-	OPT_TESTDEV
+	OPT_TESTDEV,
+	OPT_RNG,
+	OPT_CONSOLE,
+	OPT_TRANSPORT
 };
 
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd,
@@ -132,6 +140,9 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	    {"accel", required_argument, NULL, OPT_ACCEL},
 	    {"serial", required_argument, NULL, OPT_SERIAL},
 	    {"testdev", no_argument, NULL, OPT_TESTDEV},
+	    {"rng", no_argument, NULL, OPT_RNG},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"transport", required_argument, NULL, OPT_TRANSPORT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -194,6 +205,27 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 		case OPT_TESTDEV:
 			cfg->testdev = 1;
 			break;
+		case OPT_RNG:
+			cfg->rng = 1;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->console = CONSOLE_VIRTIO;
+			else
+				return fail(err, errlen, "--console %s: must be serial or virtio",
+					    optarg);
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "mmio"))
+				return fail(
+				    err, errlen,
+				    "--transport %s: must be mmio (the only virtio transport "
+				    "so far)",
+				    optarg);
+			cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			break;
 		case 'v':
 			cfg->verbose++;
 			break;
@@ -236,6 +268,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd, u
 	cfg->ncpus = 1;
 	cfg->accel = ACCEL_AUTO;
 	cfg->serial = SERIAL_STDIO;
+	cfg->console = CONSOLE_SERIAL;
+	cfg->transport = VIRTIO_TRANSPORT_MMIO;
 	if (errlen)
 		err[0] = 0;
 	if (argc < 2)

@@ -7,6 +7,7 @@
 #include "core/console.h"
 #include "core/log.h"
 #include "core/vm.h"
+#include "core/vmio.h"
 #include "hw/acpi_pm.h"
 #include "hw/cmos_rtc.h"
 #include "hw/debug_exit.h"
@@ -15,6 +16,8 @@
 #include "hw/pci_host.h"
 #include "hw/testdev.h"
 #include "hw/uart8250.h"
+#include "virtio/virtio_console.h"
+#include "virtio/virtio_rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +43,13 @@ struct machine {
 	struct evloop evloop; /* device back-ends and the console run here */
 	int evloop_ready;
 	struct e820_map e820;
+	/* virtio-mmio devices, slot i at vmio[i] (core/vmio.h) */
+	struct vmio_slot *vmio[LAYOUT_VIRTIO_MMIO_MAX];
+	unsigned nr_vmio;
+	struct virtio_rng *rng;
+	struct virtio_console *vcon;
+	struct fd_out vcon_out;
+	char linux_extra[LAYOUT_VIRTIO_MMIO_MAX * 48]; /* virtio_mmio.device=... for Linux */
 };
 
 /* Port 0x80 (POST codes, Linux's I/O delay): accepted and ignored, so it is not logged. */
@@ -130,13 +140,85 @@ static int machine_legacy(struct vm *vm, struct machine *m)
 	return 0;
 }
 
+static int machine_add_vmio(struct vm *vm, struct machine *m, struct virtio_dev *vdev)
+{
+	struct vmio_slot *s;
+	int ret;
+
+	if (m->nr_vmio >= LAYOUT_VIRTIO_MMIO_MAX) {
+		fprintf(stderr, "vmon: error: at most %d virtio-mmio devices\n",
+			LAYOUT_VIRTIO_MMIO_MAX);
+		return -ENOSPC;
+	}
+	ret = vmio_create(vm, &m->evloop, m->nr_vmio, vdev, &s);
+	if (ret) {
+		fprintf(stderr, "vmon: error: cannot add %s as virtio-mmio device %u: %s\n",
+			vdev->name, m->nr_vmio, strerror(-ret));
+		return ret;
+	}
+	m->vmio[m->nr_vmio++] = s;
+	size_t len = strlen(m->linux_extra);
+	snprintf(m->linux_extra + len, sizeof(m->linux_extra) - len,
+		 "%svirtio_mmio.device=%llu@0x%llx:%u", len ? " " : "",
+		 (unsigned long long)vmio_size(s), (unsigned long long)vmio_base(s), vmio_gsi(s));
+	log_info("%s: virtio-mmio at 0x%llx, GSI %u, notify %s, interrupt %s", vdev->name,
+		 (unsigned long long)vmio_base(s), vmio_gsi(s),
+		 vmio_uses_ioeventfd(s) ? "ioeventfd" : "MMIO exit",
+		 vmio_uses_irqfd(s) ? "irqfd" : "set_irq");
+	return 0;
+}
+
+/* The virtio devices the configuration asks for, in a fixed slot order: console, rng. */
+static int machine_virtio(struct vm *vm, struct machine *m)
+{
+	int ret;
+
+	if (vm->cfg.console == CONSOLE_VIRTIO) {
+		m->vcon_out.fd = STDOUT_FILENO;
+		ret = virtio_console_create(&vm->mem, (struct char_out){fd_out_write, &m->vcon_out},
+					    &m->vcon);
+		if (ret || (ret = machine_add_vmio(vm, m, virtio_console_dev(m->vcon))))
+			return ret;
+	}
+	if (vm->cfg.rng) {
+		ret = virtio_rng_create(&vm->mem, NULL, NULL, &m->rng);
+		if (ret || (ret = machine_add_vmio(vm, m, virtio_rng_dev(m->rng))))
+			return ret;
+	}
+	return 0;
+}
+
+/* etc/vmon/virtio-mmio: le32 version (1), le32 count, then per device { le64 base, le32 size,
+ * le32 gsi, le32 device_id, le32 reserved (0) }, in slot order. */
+static int machine_fw_cfg_vmio(struct machine *m)
+{
+	uint8_t buf[8 + LAYOUT_VIRTIO_MMIO_MAX * 24] = {0};
+	uint32_t hdr[2] = {1, m->nr_vmio};
+
+	memcpy(buf, hdr, sizeof(hdr));
+	for (unsigned i = 0; i < m->nr_vmio; i++) {
+		uint8_t *e = buf + 8 + 24 * i;
+		uint64_t base = vmio_base(m->vmio[i]);
+		uint32_t f[3] = {(uint32_t)vmio_size(m->vmio[i]), vmio_gsi(m->vmio[i]),
+				 virtio_mmio_dev(vmio_transport(m->vmio[i]))->device_id};
+		memcpy(e, &base, 8);
+		memcpy(e + 8, f, sizeof(f));
+	}
+	int ret = fw_cfg_add_file(m->fw_cfg, "etc/vmon/virtio-mmio", buf, 8 + 24 * m->nr_vmio);
+	return ret < 0 ? ret : 0;
+}
+
 /* fw_cfg: QEMU's standard items plus the files vmon publishes. */
 static int machine_fw_cfg(struct vm *vm, struct machine *m, const struct boot_result *br)
 {
 	int ret;
 	if ((ret = fw_cfg_create(&m->fw_cfg)))
 		return ret;
-	const char *cmdline = vm->cfg.cmdline ? vm->cfg.cmdline : "";
+	/* The command line the kernel got: the Linux formats also got the virtio list. */
+	const char *user = vm->cfg.cmdline ? vm->cfg.cmdline : "";
+	const char *extra = br->kind != BOOT_MULTIBOOT ? m->linux_extra : "";
+	char cmdline[LAYOUT_CMDLINE_MAX];
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", user, *user && *extra ? " " : "", extra);
 	size_t clen = strlen(cmdline) + 1;
 	if ((ret = fw_cfg_add_u64(m->fw_cfg, FW_CFG_RAM_SIZE, vm->mem.ram_size)) ||
 	    (ret = fw_cfg_add_u16(m->fw_cfg, FW_CFG_NB_CPUS, (uint16_t)vm->ncpus)) ||
@@ -167,6 +249,8 @@ static int machine_fw_cfg(struct vm *vm, struct machine *m, const struct boot_re
 		if ((ret = fw_cfg_add_file(m->fw_cfg, "etc/vmon/testdev", &version, 4)) < 0)
 			return ret;
 	}
+	if ((ret = machine_fw_cfg_vmio(m)))
+		return ret;
 	return reg(vm, &vm->pio, PORT_FW_CFG, FW_CFG_LEN, &fw_cfg_ops, m->fw_cfg, "fw_cfg");
 }
 
@@ -189,7 +273,8 @@ static int machine_load_kernel(struct vm *vm, struct machine *m, uint64_t rsdp,
 					.initrd_len = ilen,
 					.initrd_name = vm->cfg.initrd,
 					.cmdline = vm->cfg.cmdline,
-					.rsdp_gpa = rsdp};
+					.rsdp_gpa = rsdp,
+					.linux_cmdline_extra = m->linux_extra};
 		ret = boot_load(&vm->mem, &m->e820, &in, br, err, sizeof(err));
 	}
 	if (ret)
@@ -215,7 +300,8 @@ int machine_build(struct vm *vm)
 	if ((ret = evloop_init(&m->evloop)))
 		return ret;
 	m->evloop_ready = 1;
-	if ((ret = machine_serial(vm, m)) || (ret = machine_legacy(vm, m)))
+	if ((ret = machine_serial(vm, m)) || (ret = machine_legacy(vm, m)) ||
+	    (ret = machine_virtio(vm, m)))
 		return ret;
 	ret = e820_build(&vm->mem, &m->e820);
 	if (ret) {
@@ -223,6 +309,12 @@ int machine_build(struct vm *vm)
 		return ret;
 	}
 	struct acpi_config acfg = {.ncpus = vm->ncpus, .have_pci = 1};
+	for (unsigned i = 0; i < m->nr_vmio; i++) {
+		acfg.virtio_mmio[i].base = vmio_base(m->vmio[i]);
+		acfg.virtio_mmio[i].size = vmio_size(m->vmio[i]);
+		acfg.virtio_mmio[i].gsi = vmio_gsi(m->vmio[i]);
+	}
+	acfg.nr_virtio_mmio = m->nr_vmio;
 	ret = acpi_build(&vm->mem, &acfg, &rsdp);
 	if (ret) {
 		fprintf(stderr, "vmon: error: cannot build the ACPI tables: %s\n", strerror(-ret));
@@ -240,11 +332,25 @@ static size_t console_to_uart(void *ctx, const uint8_t *buf, size_t len)
 	return n > 0 ? (size_t)n : 0;
 }
 
+static size_t console_to_vcon(void *ctx, const uint8_t *buf, size_t len)
+{
+	return virtio_console_receive(ctx, buf, len);
+}
+
 int machine_start_io(struct vm *vm)
 {
 	struct machine *m = vm->machine;
 	int ret;
-	if (vm->cfg.serial == SERIAL_STDIO) {
+	if (vm->cfg.console == CONSOLE_VIRTIO) {
+		/* The terminal's input goes to the virtio console (the 8250 gets none). */
+		ret = console_start(&m->console, &m->evloop, STDIN_FILENO, console_to_vcon, m->vcon,
+				    vm_exit_sink(vm));
+		if (ret) {
+			log_err("cannot start the console: %s", strerror(-ret));
+			return ret;
+		}
+		virtio_console_set_rx_ready(m->vcon, console_rx_ready, m->console);
+	} else if (vm->cfg.serial == SERIAL_STDIO) {
 		ret = console_start(&m->console, &m->evloop, STDIN_FILENO, console_to_uart, m->uart,
 				    vm_exit_sink(vm));
 		if (ret) {
@@ -267,8 +373,27 @@ void machine_stop_io(struct vm *vm)
 	evloop_stop(&m->evloop);
 	if (m->uart)
 		uart8250_set_rx_ready(m->uart, NULL, NULL);
+	if (m->vcon)
+		virtio_console_set_rx_ready(m->vcon, NULL, NULL);
 	console_stop(m->console);
 	m->console = NULL;
+}
+
+void machine_reset(struct vm *vm)
+{
+	struct machine *m = vm->machine;
+
+	if (!m)
+		return;
+	uart8250_reset(m->uart);
+	cmos_rtc_reset(m->rtc);
+	i8042_reset(m->i8042);
+	debug_exit_reset(m->debug_exit);
+	pci_host_reset(m->pci);
+	acpi_pm_reset(&m->pm);
+	fw_cfg_reset(m->fw_cfg);
+	for (unsigned i = 0; i < m->nr_vmio; i++)
+		vmio_reset(m->vmio[i]);
 }
 
 void machine_destroy(struct vm *vm)
@@ -277,6 +402,10 @@ void machine_destroy(struct vm *vm)
 	if (!m)
 		return;
 	machine_stop_io(vm);
+	for (unsigned i = 0; i < m->nr_vmio; i++)
+		vmio_destroy(m->vmio[i]);
+	virtio_console_destroy(m->vcon);
+	virtio_rng_destroy(m->rng);
 	if (m->evloop_ready)
 		evloop_destroy(&m->evloop);
 	if (m->testdev) {

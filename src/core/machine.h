@@ -13,6 +13,11 @@ int machine_build(struct vm *vm) __attribute__((warn_unused_result));
 int machine_start_io(struct vm *vm) __attribute__((warn_unused_result));
 void machine_stop_io(struct vm *vm);
 
+/* Put every device back in its power-on state (virtio devices too: virtio_dev_reset, the line
+ * lowered). For an in-process reboot; the vCPUs must be stopped and machine_build must have
+ * succeeded. Guest memory and the firmware tables are not rebuilt. */
+void machine_reset(struct vm *vm);
+
 /* Free everything machine_build made. Safe on a partly built machine. */
 void machine_destroy(struct vm *vm);
 

@@ -17,6 +17,11 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE, SERIAL_FILE };
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
+/* Where the terminal (stdin and the console output) goes: the 8250 (default) or a virtio-console
+ * device; the 8250 exists either way (its output follows --serial). */
+enum console_kind { CONSOLE_SERIAL, CONSOLE_VIRTIO };
+/* How virtio devices attach: virtio-mmio (the only transport so far). */
+enum virtio_transport_kind { VIRTIO_TRANSPORT_MMIO };
 
 struct vm_config {
 	const char *kernel;
@@ -29,6 +34,9 @@ struct vm_config {
 	const char *serial_path;
 	int verbose;
 	int testdev; /* add the test device (hw/testdev.h) */
+	int rng;     /* add a virtio-rng device */
+	enum console_kind console;
+	enum virtio_transport_kind transport;
 };
 
 struct vcpu {

@@ -110,9 +110,10 @@ static inline void fill_pattern(uint8_t *buf, size_t len, unsigned seed)
 		buf[i] = (uint8_t)(i * 7 + seed + (i >> 8));
 }
 
-/* Run boot_load with kernel (and optional initrd / cmdline) on v. */
-static inline int run_boot(struct fake_vm *v, const uint8_t *k, size_t klen, const uint8_t *initrd,
-			   size_t ilen, const char *cmdline)
+/* Run boot_load with kernel (and optional initrd / cmdline / Linux-only cmdline extra) on v. */
+static inline int run_boot_extra(struct fake_vm *v, const uint8_t *k, size_t klen,
+				 const uint8_t *initrd, size_t ilen, const char *cmdline,
+				 const char *extra)
 {
 	struct boot_input in = {
 	    .kernel = k,
@@ -123,9 +124,16 @@ static inline int run_boot(struct fake_vm *v, const uint8_t *k, size_t klen, con
 	    .initrd_name = "initrd.img",
 	    .cmdline = cmdline,
 	    .rsdp_gpa = LAYOUT_ACPI_START,
+	    .linux_cmdline_extra = extra,
 	};
 	v->err[0] = '\0';
 	return boot_load(&v->gm, &v->e820, &in, &v->res, v->err, sizeof(v->err));
+}
+
+static inline int run_boot(struct fake_vm *v, const uint8_t *k, size_t klen, const uint8_t *initrd,
+			   size_t ilen, const char *cmdline)
+{
+	return run_boot_extra(v, k, klen, initrd, ilen, cmdline, NULL);
 }
 
 /* Assert that err contains needle. */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,6 +343,68 @@ static void test_dsdt_virtio_crs(void **state)
 	assert_int_equal(contains(dsdt, len, win, sizeof(win)), 1);
 }
 
+/* The machine's own virtio-mmio layout (layout.h, core/vmio): every slot announced as a
+ * LNRO0005 device with its _UID, a 0x200-byte Memory32Fixed window and a level, active-high,
+ * exclusive Interrupt on its own GSI; the windows stay clear of the PCI window, the ECAM window
+ * and the IOAPIC/LAPIC area. */
+static void test_dsdt_virtio_layout(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *dsdt;
+	size_t len;
+
+	f->cfg.nr_virtio_mmio = LAYOUT_VIRTIO_MMIO_MAX;
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
+		f->cfg.virtio_mmio[i].base = LAYOUT_VIRTIO_MMIO_START + i * LAYOUT_VIRTIO_MMIO_SLOT;
+		f->cfg.virtio_mmio[i].size = LAYOUT_VIRTIO_MMIO_SIZE;
+		f->cfg.virtio_mmio[i].gsi = GSI_VIRTIO_FIRST + i;
+	}
+	assert_int_equal(acpi_build_dsdt(&f->cfg, &dsdt, &len), 0);
+	assert_int_equal(contains(dsdt, len, "\x0dLNRO0005", 10), LAYOUT_VIRTIO_MMIO_MAX);
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
+		uint64_t base = f->cfg.virtio_mmio[i].base;
+		uint32_t b32 = (uint32_t)base, size = LAYOUT_VIRTIO_MMIO_SIZE,
+			 gsi = GSI_VIRTIO_FIRST + i;
+		/* Device (VRnn) { Name (_HID, "LNRO0005"), Name (_UID, i), ... } */
+		char name[5];
+		snprintf(name, sizeof(name), "VR%02X", i);
+		const uint8_t *dev = NULL;
+		for (size_t j = 0; j + 4 <= len && !dev; j++)
+			if (!memcmp(dsdt + j, name, 4))
+				dev = dsdt + j;
+		assert_non_null(dev);
+		static const uint8_t hid[] = {AML_NAME_OP, '_', 'H', 'I', 'D', AML_STRING_PREFIX,
+					      'L',	   'N', 'R', 'O', '0', '0',
+					      '0',	   '5', 0};
+		assert_memory_equal(dev + 4, hid, sizeof(hid));
+		const uint8_t *uid = dev + 4 + sizeof(hid);
+		assert_memory_equal(uid, "\x08_UID", 5);
+		if (i == 0)
+			assert_int_equal(uid[5], AML_ZERO_OP);
+		else if (i == 1)
+			assert_int_equal(uid[5], AML_ONE_OP);
+		else
+			assert_true(uid[5] == AML_BYTE_PREFIX && uid[6] == i);
+		uint8_t mem[12] = {AML_RES_MEM32_FIXED, 9, 0, 1};
+		memcpy(mem + 4, &b32, 4);
+		memcpy(mem + 8, &size, 4);
+		assert_int_equal(contains(dsdt, len, mem, sizeof(mem)), 1);
+		/* Flags 0x01: consumer; level, active high, exclusive are the zero bits. */
+		uint8_t irq[9] = {AML_RES_EXT_IRQ, 6, 0, 0x01, 1};
+		memcpy(irq + 5, &gsi, 4);
+		assert_int_equal(contains(dsdt, len, irq, sizeof(irq)), 1);
+		assert_true(base >= LAYOUT_PCI_MMIO_END &&
+			    base + LAYOUT_VIRTIO_MMIO_SLOT <= LAYOUT_PCI_ECAM);
+		assert_true(base >= GMEM_HOLE_START);
+		assert_true(gsi < IOAPIC_NR_PINS && gsi != GSI_ACPI_SCI);
+	}
+	assert_true(LAYOUT_VIRTIO_MMIO_START + LAYOUT_VIRTIO_MMIO_MAX * LAYOUT_VIRTIO_MMIO_SLOT <=
+		    LAYOUT_PCI_ECAM);
+	assert_true(LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_VIRTIO_MMIO_SLOT);
+	assert_int_equal(GSI_VIRTIO_FIRST + LAYOUT_VIRTIO_MMIO_MAX, IOAPIC_NR_PINS);
+	free(dsdt);
+}
+
 static void test_dsdt_without_pci(void **state)
 {
 	struct fixture *f = *state;
@@ -468,6 +531,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_madt_8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_contents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_virtio_crs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dsdt_virtio_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_without_pci, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_window_rewritten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_config_fits, setup, teardown),

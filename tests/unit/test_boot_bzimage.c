@@ -189,6 +189,29 @@ static void test_bz_cmdline_size(void **state)
 	fake_vm_free(v);
 }
 
+/* The machine's virtio_mmio.device= list follows the user's command line and counts against the
+ * kernel's limit. */
+static void test_bz_cmdline_extra(void **state)
+{
+	struct fake_vm *v = fake_vm_new(TEST_RAM);
+	size_t len = mk_bz();
+	const char *extra = "virtio_mmio.device=512@0xd0000000:16";
+
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "console=ttyS0", extra), 0);
+	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 64),
+			    "console=ttyS0 virtio_mmio.device=512@0xd0000000:16");
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, NULL, extra), 0);
+	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 64), extra);
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "quiet", ""), 0);
+	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 64), "quiet");
+	st32(img + 0x238, 16);
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "0123456", "89abcdef"), 0);
+	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 64), "0123456 89abcdef");
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "0123456", "89abcdefg"), -E2BIG);
+	assert_err_has(v, "cmdline: 17 bytes is longer than the limit of 16");
+	fake_vm_free(v);
+}
+
 static void test_bz_protocol(void **state)
 {
 	struct fake_vm *v = fake_vm_new(TEST_RAM);
@@ -300,11 +323,11 @@ static void test_bz_kernel_extent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bz_basic),	     cmocka_unit_test(test_bz_setup_sects_zero),
-	    cmocka_unit_test(test_bz_initrd),	     cmocka_unit_test(test_bz_initrd_too_big),
-	    cmocka_unit_test(test_bz_cmdline_size),  cmocka_unit_test(test_bz_protocol),
-	    cmocka_unit_test(test_bz_truncated),     cmocka_unit_test(test_bz_header_clamp),
-	    cmocka_unit_test(test_bz_kernel_extent),
+	    cmocka_unit_test(test_bz_basic),	    cmocka_unit_test(test_bz_setup_sects_zero),
+	    cmocka_unit_test(test_bz_initrd),	    cmocka_unit_test(test_bz_initrd_too_big),
+	    cmocka_unit_test(test_bz_cmdline_size), cmocka_unit_test(test_bz_cmdline_extra),
+	    cmocka_unit_test(test_bz_protocol),	    cmocka_unit_test(test_bz_truncated),
+	    cmocka_unit_test(test_bz_header_clamp), cmocka_unit_test(test_bz_kernel_extent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

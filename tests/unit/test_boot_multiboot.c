@@ -135,6 +135,10 @@ static void test_mb_elf32(void **state)
 	assert_string_equal(gstr(v, LAYOUT_CMDLINE), "kernel.elf console=ttyS0 quiet");
 	check_info(v, 0);
 	check_entry32(v, SEG_PADDR + 0x10);
+	/* The Linux-only extra (virtio_mmio.device=) is not given to a multiboot kernel. */
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "quiet", "virtio_mmio.device=1@2:3"),
+			 0);
+	assert_string_equal(gstr(v, LAYOUT_CMDLINE), "kernel.elf quiet");
 	fake_vm_free(v);
 }
 

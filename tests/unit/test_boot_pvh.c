@@ -152,6 +152,11 @@ static void test_pvh_elf64(void **state)
 	assert_int_equal(g64(v, LAYOUT_BOOT_INFO + 16), 0);
 	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 13), "console=hvc0");
 	assert_int_equal(v->res.cmdline_gpa, LAYOUT_CMDLINE);
+	/* A PVH kernel is a Linux format: the machine's extra follows the command line. */
+	assert_int_equal(run_boot_extra(v, img, len, NULL, 0, "console=hvc0", "virtio_mmio.x=1"),
+			 0);
+	assert_string_equal((const char *)gp(v, LAYOUT_CMDLINE, 29),
+			    "console=hvc0 virtio_mmio.x=1");
 	fake_vm_free(v);
 }
 

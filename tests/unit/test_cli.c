@@ -84,6 +84,19 @@ static void test_run_defaults_and_options(void **state)
 	assert_string_equal(cfg.serial_path, "/tmp/out.log");
 	assert_string_equal(cfg.cmdline, "console=ttyS0");
 	assert_int_equal(cfg.testdev, 1);
+	assert_int_equal(cfg.rng, 0);
+	assert_int_equal(cfg.console, CONSOLE_SERIAL);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(parse(&cfg, &cmd, err, 9, "vmon", "run", "--kernel", kernel_path, "--rng",
+			       "--console", "virtio", "--transport", "mmio"),
+			 0);
+	assert_int_equal(cfg.rng, 1);
+	assert_int_equal(cfg.console, CONSOLE_VIRTIO);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--console", "serial"),
+			 0);
+	assert_int_equal(cfg.console, CONSOLE_SERIAL);
 }
 
 static void test_errors(void **state)
@@ -124,6 +137,22 @@ static void test_errors(void **state)
 	assert_int_equal(
 	    parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path, "--bogus"), -EINVAL);
 	assert_non_null(strstr(err, "unknown option"));
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--console", "hvc"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--console hvc: must be serial or virtio"));
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--transport", "pci"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--transport pci: must be mmio"));
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path, "--transport"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--rng", "yes"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "unexpected argument 'yes'"));
 	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
 	assert_int_equal(parse(&cfg, &cmd, err, 3, "vmon", "run", "--kernel"), -EINVAL);
 	assert_non_null(strstr(err, "needs a value"));

@@ -260,6 +260,24 @@ static int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t da
 	return 0;
 }
 
+static int kvm_irqfd(struct vm *vm, unsigned gsi, int fd, int resample_fd, int deassign)
+{
+	struct kvm_vm *k = kvm_of(vm);
+	struct kvm_irqfd irq = {.fd = (uint32_t)fd, .gsi = gsi};
+
+	if (deassign) {
+		irq.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	} else {
+		if (ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) <= 0)
+			return -ENOTSUP;
+		irq.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		irq.resamplefd = (uint32_t)resample_fd;
+	}
+	if (ioctl(k->vm_fd, KVM_IRQFD, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct accel_ops accel_kvm_ops = {
     .name = "kvm",
     .probe = kvm_probe,
@@ -273,4 +291,5 @@ const struct accel_ops accel_kvm_ops = {
     .vcpu_kick = kvm_vcpu_kick,
     .set_irq = kvm_set_irq,
     .ioeventfd = kvm_ioeventfd,
+    .irqfd = kvm_irqfd,
 };

@@ -79,7 +79,8 @@ int boot_area_string(struct boot_ctx *c, struct boot_area *area, const char *s, 
 int boot_write_cmdline(struct boot_ctx *c, const char *prefix, uint64_t max)
 {
 	const char *cl = c->in->cmdline ? c->in->cmdline : "";
-	size_t cl_len = strlen(cl), pre_len = 0, total;
+	const char *extra = c->out->kind != BOOT_MULTIBOOT ? c->in->linux_cmdline_extra : NULL;
+	size_t cl_len = strlen(cl), pre_len = 0, extra_len = 0, total;
 	uint64_t gpa = LAYOUT_CMDLINE;
 	int ret;
 
@@ -87,9 +88,12 @@ int boot_write_cmdline(struct boot_ctx *c, const char *prefix, uint64_t max)
 		max = LAYOUT_CMDLINE_MAX - 1;
 	if (prefix)
 		pre_len = strlen(prefix) + (cl_len ? 1 : 0);
-	if (__builtin_add_overflow(pre_len, cl_len, &total) || total > max)
+	if (extra && *extra)
+		extra_len = strlen(extra) + (cl_len ? 1 : 0);
+	if (__builtin_add_overflow(pre_len, cl_len, &total) ||
+	    __builtin_add_overflow(total, extra_len, &total) || total > max)
 		return boot_fail(c, -E2BIG, "cmdline: %zu bytes is longer than the limit of %llu",
-				 cl_len + pre_len, (unsigned long long)max);
+				 cl_len + pre_len + extra_len, (unsigned long long)max);
 	if (prefix) {
 		ret = boot_write(c, gpa, prefix, strlen(prefix), "cmdline");
 		if (ret)
@@ -101,9 +105,17 @@ int boot_write_cmdline(struct boot_ctx *c, const char *prefix, uint64_t max)
 				return ret;
 		}
 	}
-	ret = boot_write(c, gpa, cl, cl_len + 1, "cmdline");
+	ret = boot_write(c, gpa, cl, cl_len + (extra_len ? 0 : 1), "cmdline");
 	if (ret)
 		return ret;
+	if (extra_len) {
+		gpa += cl_len;
+		if (cl_len && (ret = boot_write(c, gpa++, " ", 1, "cmdline")))
+			return ret;
+		ret = boot_write(c, gpa, extra, strlen(extra) + 1, "cmdline");
+		if (ret)
+			return ret;
+	}
 	c->out->cmdline_gpa = LAYOUT_CMDLINE;
 	return 0;
 }

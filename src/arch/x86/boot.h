@@ -39,7 +39,10 @@ struct boot_input {
 	size_t initrd_len;
 	const char *initrd_name; /* multiboot/PVH module string; may be NULL */
 	const char *cmdline;	 /* NULL is the empty command line */
-	uint64_t rsdp_gpa;	 /* ACPI RSDP for the zero page / start_info, 0 when none */
+	/* Appended (after a space) to the command line of bzImage and PVH kernels only, e.g. the
+	 * machine's virtio_mmio.device= list; NULL or "" for none. Counts against the limit. */
+	const char *linux_cmdline_extra;
+	uint64_t rsdp_gpa; /* ACPI RSDP for the zero page / start_info, 0 when none */
 };
 
 enum boot_kind { BOOT_MULTIBOOT, BOOT_PVH, BOOT_BZIMAGE };

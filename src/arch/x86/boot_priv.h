@@ -90,8 +90,9 @@ int boot_area_string(struct boot_ctx *c, struct boot_area *area, const char *s, 
 		     const char *what) __attribute__((warn_unused_result));
 
 /* Write the command line at LAYOUT_CMDLINE: "prefix cmdline" when prefix is non-NULL (multiboot
- * passes the kernel name first, as QEMU and GRUB do), else cmdline. max is the longest string
- * accepted, not counting the NUL (capped at LAYOUT_CMDLINE_MAX - 1). Sets out->cmdline_gpa.
+ * passes the kernel name first, as QEMU and GRUB do), else cmdline; for the Linux formats
+ * (out->kind not BOOT_MULTIBOOT) in->linux_cmdline_extra follows, after a space. max is the longest
+ * string accepted, not counting the NUL (capped at LAYOUT_CMDLINE_MAX - 1). Sets out->cmdline_gpa.
  * Returns 0 or -E2BIG. */
 int boot_write_cmdline(struct boot_ctx *c, const char *prefix, uint64_t max)
     __attribute__((warn_unused_result));

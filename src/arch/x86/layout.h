@@ -23,8 +23,16 @@
 /* MMIO in the 32-bit hole [GMEM_HOLE_START, 4 GiB). */
 #define LAYOUT_PCI_MMIO_START 0xc0000000ull /* PCI 32-bit MMIO window */
 #define LAYOUT_PCI_MMIO_END 0xd0000000ull
-#define LAYOUT_VIRTIO_MMIO_START 0xd0000000ull /* virtio-mmio slots, 4 KiB each */
+/* virtio-mmio: slot n at START + n * SLOT (4 KiB apart, page-aligned), of which the first
+ * LAYOUT_VIRTIO_MMIO_SIZE bytes (registers 0x000-0x0ff, configuration space 0x100-0x1ff) are what
+ * ACPI and virtio_mmio.device= announce. The range lies in the 32-bit hole between the PCI window
+ * and the ECAM window, outside every e820 entry and outside PCI0's _CRS. Slot n raises GSI
+ * GSI_VIRTIO_FIRST + n (IOAPIC-only pins 16-23, level-triggered, active high), so at most
+ * LAYOUT_VIRTIO_MMIO_MAX devices. */
+#define LAYOUT_VIRTIO_MMIO_START 0xd0000000ull
 #define LAYOUT_VIRTIO_MMIO_SLOT 0x1000ull
+#define LAYOUT_VIRTIO_MMIO_SIZE 0x200ull
+#define LAYOUT_VIRTIO_MMIO_MAX 8
 #define LAYOUT_PCI_ECAM 0xe0000000ull /* reserved for PCIe ECAM (256 MiB) */
 #define LAYOUT_IOAPIC 0xfec00000ull
 #define LAYOUT_TESTDEV_MMIO 0xfebf0000ull /* test device scratch MMIO (4 KiB), --testdev only */
@@ -49,7 +57,7 @@
 #define GSI_RTC 8
 #define GSI_ACPI_SCI 9
 #define GSI_I8042_AUX 12
-#define GSI_VIRTIO_FIRST 16 /* virtio-mmio slot n uses GSI 16+n */
+#define GSI_VIRTIO_FIRST 16 /* virtio-mmio slot n uses GSI 16+n, n < LAYOUT_VIRTIO_MMIO_MAX */
 #define IOAPIC_NR_PINS 24
 
 #endif

@@ -233,6 +233,20 @@ fail:
 	return ret;
 }
 
+/* No kernel boundary to bypass: a QueueNotify write runs the transport's handler on the vCPU
+ * thread, which posts to the event loop (core/vmio.c), and set_irq from the event loop is a direct
+ * call into the userspace IOAPIC. So both return -ENOTSUP and callers use those paths. */
+static int emu_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
+			 int is_pio, int deassign)
+{
+	return -ENOTSUP;
+}
+
+static int emu_irqfd(struct vm *vm, unsigned gsi, int fd, int resample_fd, int deassign)
+{
+	return -ENOTSUP;
+}
+
 static const struct accel_ops emu_ops = {
     .name = "emu",
     .probe = emu_probe,
@@ -245,7 +259,8 @@ static const struct accel_ops emu_ops = {
     .vcpu_run = emu_vcpu_run,
     .vcpu_kick = emu_vcpu_kick,
     .set_irq = emu_set_irq,
-    .ioeventfd = NULL,
+    .ioeventfd = emu_ioeventfd,
+    .irqfd = emu_irqfd,
 };
 
 const struct accel_ops *const accel_emu_ops = &emu_ops;
