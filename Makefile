@@ -8,7 +8,7 @@ BUILD ?= build
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -Isrc -MMD -MP
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS += -lpthread -lm -latomic
+LDLIBS += -lpthread -lm -latomic -luring
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)

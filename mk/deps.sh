@@ -5,8 +5,8 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make binutils libc6-dev)
 case "$what" in
-build) pkgs+=(libcmocka-dev cpio lz4 python3-pytest qemu-system-x86) ;;
-bench) pkgs+=(libcmocka-dev cpio lz4 python3-pytest qemu-system-x86 time) ;;
+build) pkgs+=(libcmocka-dev liburing-dev cpio lz4 python3-pytest qemu-system-x86) ;;
+bench) pkgs+=(libcmocka-dev liburing-dev cpio lz4 python3-pytest qemu-system-x86 time) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,600 @@
+/* Disk back-end: image files, the io_uring and synchronous engines, O_DIRECT bounce buffers.
+ * See disk.h for the contract; the overlay format is in disk_cow.c. */
+#include "backend/disk_priv.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DISK_RING_ENTRIES 128u
+
+void disk_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- files ---- */
+
+int disk_file_size(int fd, const char *path, uint64_t *size, unsigned *phys, char *err,
+		   size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		disk_set_err(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) < 0) {
+			int e = errno;
+			disk_set_err(err, errlen, "%s: cannot get the device size: %s", path,
+				     strerror(e));
+			return -e;
+		}
+	} else {
+		disk_set_err(err, errlen, "%s: not a regular file or block device", path);
+		return -EINVAL;
+	}
+	if (*size % DISK_SECTOR) {
+		disk_set_err(err, errlen,
+			     "%s: size %llu bytes is not a multiple of %u (the sector size); "
+			     "resize the image",
+			     path, (unsigned long long)*size, DISK_SECTOR);
+		return -EINVAL;
+	}
+	*phys = DISK_SECTOR;
+	if (st.st_blksize >= 4096)
+		*phys = 4096;
+	return 0;
+}
+
+static int raw_open(struct disk *d, const struct disk_opts *o, char *err, size_t errlen)
+{
+	int fd = open(o->path, (o->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		disk_set_err(err, errlen, "%s: %s%s", o->path, strerror(e),
+			     !o->readonly && (e == EACCES || e == EROFS) ? " (use ro for read-only)"
+									 : "");
+		return -e;
+	}
+	d->img.fd = fd;
+	return disk_file_size(fd, o->path, &d->size, &d->phys_block, err, errlen);
+}
+
+bool disk_probe_direct(struct disk *d, struct disk_file *f)
+{
+	uint8_t *buf = aligned_alloc(4096, 8192);
+	bool ok = false;
+
+	if (!buf)
+		return false;
+	/* 512 bytes at a 512-aligned (not 4096-aligned) address first, then a full 4 KiB. */
+	if (pread(f->dfd, buf + 512, 512, 0) >= 0) {
+		ok = true;
+	} else if (errno == EINVAL && pread(f->dfd, buf, 4096, 0) >= 0) {
+		d->align = 4096;
+		ok = true;
+	}
+	free(buf);
+	return ok;
+}
+
+/* cache=none: a second, O_DIRECT descriptor for each file; on any failure none at all. */
+static void setup_direct(struct disk *d, const struct disk_opts *o)
+{
+	struct {
+		struct disk_file *f;
+		const char *path;
+		int flags;
+	} files[2] = {{&d->img, o->path, o->readonly ? O_RDONLY : O_RDWR},
+		      {&d->cow.base, o->base, O_RDONLY}};
+	unsigned n = d->cow_on ? 2 : 1;
+	const char *why = NULL, *bad = NULL;
+
+	for (unsigned i = 0; i < n && !why; i++) {
+		files[i].f->dfd = open(files[i].path, files[i].flags | O_DIRECT | O_CLOEXEC);
+		if (files[i].f->dfd < 0)
+			why = strerror(errno);
+		else if (!disk_probe_direct(d, files[i].f))
+			why = "no aligned O_DIRECT read works";
+		bad = files[i].path;
+	}
+	if (why) {
+		log_warn("cache=none: %s does not support O_DIRECT (%s); using cache=writeback",
+			 bad, why);
+		for (unsigned i = 0; i < n; i++) {
+			if (files[i].f->dfd >= 0)
+				close(files[i].f->dfd);
+			files[i].f->dfd = -1;
+		}
+		d->align = DISK_SECTOR;
+		return;
+	}
+	d->direct = true;
+}
+
+static void setup_engine(struct disk *d, const struct disk_opts *o)
+{
+	int ret;
+
+	if (o->sync_io) {
+		log_info("disk %s: synchronous I/O (requested)", o->path);
+		return;
+	}
+	ret = io_uring_queue_init(DISK_RING_ENTRIES, &d->ring, 0);
+	if (ret < 0) {
+		log_warn("disk %s: io_uring unavailable (%s); using synchronous I/O on the "
+			 "event-loop thread",
+			 o->path, strerror(-ret));
+		return;
+	}
+	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = d->efd < 0 ? -errno : io_uring_register_eventfd(&d->ring, d->efd);
+	if (ret < 0) {
+		log_warn("disk %s: io_uring eventfd (%s); using synchronous I/O on the event-loop "
+			 "thread",
+			 o->path, strerror(-ret));
+		if (d->efd >= 0)
+			close(d->efd);
+		d->efd = -1;
+		io_uring_queue_exit(&d->ring);
+		return;
+	}
+	d->uring_on = true;
+}
+
+int disk_open(const struct disk_opts *o, struct disk **out, char *err, size_t errlen)
+{
+	struct disk *d;
+	int ret;
+
+	*out = NULL;
+	if (!o->path || !*o->path) {
+		disk_set_err(err, errlen, "no image path");
+		return -EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		disk_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->img.fd = d->img.dfd = d->cow.base.fd = d->cow.base.dfd = d->efd = -1;
+	d->done_tail = &d->done_head;
+	d->readonly = o->readonly;
+	d->align = DISK_SECTOR;
+	d->phys_block = DISK_SECTOR;
+	ret = o->base ? disk_cow_open(d, o, err, errlen) : raw_open(d, o, err, errlen);
+	if (ret) {
+		disk_close(d);
+		return ret;
+	}
+	if (o->cache == DISK_CACHE_NONE)
+		setup_direct(d, o);
+	setup_engine(d, o);
+	*out = d;
+	return 0;
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	disk_drain(d);
+	if (d->cow_on && !d->readonly && disk_cow_sync(d))
+		log_err("disk: could not write the overlay bitmap back");
+	if (d->uring_on) {
+		io_uring_unregister_eventfd(&d->ring);
+		io_uring_queue_exit(&d->ring);
+	}
+	if (d->efd >= 0)
+		close(d->efd);
+	if (d->img.fd >= 0)
+		close(d->img.fd);
+	if (d->img.dfd >= 0)
+		close(d->img.dfd);
+	disk_cow_close(d);
+	free(d);
+}
+
+uint64_t disk_size(const struct disk *d)
+{
+	return d->size;
+}
+
+unsigned disk_block_size(const struct disk *d)
+{
+	return d->direct ? d->align : DISK_SECTOR;
+}
+
+unsigned disk_phys_block_size(const struct disk *d)
+{
+	return d->phys_block > disk_block_size(d) ? d->phys_block : disk_block_size(d);
+}
+
+bool disk_readonly(const struct disk *d)
+{
+	return d->readonly;
+}
+
+const char *disk_engine(const struct disk *d)
+{
+	return d->uring_on ? "io_uring" : "sync";
+}
+
+int disk_event_fd(const struct disk *d)
+{
+	return d->uring_on ? d->efd : -1;
+}
+
+unsigned disk_inflight(const struct disk *d)
+{
+	return d->inflight;
+}
+
+/* ---- sub-operations ---- */
+
+static bool iov_aligned(const struct iovec *iov, unsigned niov, unsigned align)
+{
+	for (unsigned i = 0; i < niov; i++)
+		if ((uintptr_t)iov[i].iov_base % align || iov[i].iov_len % align)
+			return false;
+	return true;
+}
+
+int disk_pick_fd(const struct disk *d, const struct disk_file *f, uint64_t off, uint64_t len,
+		 const struct iovec *iov, unsigned niov)
+{
+	if (f->dfd < 0 || off % d->align || len % d->align || !iov_aligned(iov, niov, d->align))
+		return f->fd;
+	return f->dfd;
+}
+
+/* Skip n bytes (less than s->len) of the transfer. */
+static void sub_advance(struct disk_sub *s, uint64_t n)
+{
+	s->off += n;
+	s->len -= n;
+	while (s->niov && n >= s->iov[0].iov_len) {
+		n -= s->iov[0].iov_len;
+		s->iov++;
+		s->niov--;
+	}
+	if (n) {
+		s->iov[0].iov_base = (uint8_t *)s->iov[0].iov_base + n;
+		s->iov[0].iov_len -= n;
+	}
+}
+
+static void sub_finish(struct disk *d, struct disk_sub *s, int res)
+{
+	struct disk_req *r = s->req;
+
+	if (res < 0 && !r->res)
+		r->res = res;
+	if (--r->pending > 0)
+		return;
+	if (d->cow_on && !disk_cow_finish(d, r))
+		return;
+	disk_req_complete(d, r);
+}
+
+/* Run s to the end on this thread. */
+static int sub_run_sync(struct disk_sub *s)
+{
+	ssize_t n;
+
+	switch (s->kind) {
+	case SUB_FSYNC:
+		return fdatasync(s->fd) < 0 ? -errno : 0;
+	case SUB_FALLOC:
+		return fallocate(s->fd, s->mode, (off_t)s->off, (off_t)s->len) < 0 ? -errno : 0;
+	default:
+		while (s->len) {
+			int cnt = s->niov > IOV_MAX ? IOV_MAX : (int)s->niov;
+			if (s->kind == SUB_READV)
+				n = preadv(s->fd, s->iov, cnt, (off_t)s->off);
+			else
+				n = pwritev(s->fd, s->iov, cnt, (off_t)s->off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EIO; /* end of file inside the range */
+			if ((uint64_t)n >= s->len)
+				break;
+			sub_advance(s, (uint64_t)n);
+		}
+		return 0;
+	}
+}
+
+void disk_sub_start(struct disk *d, struct disk_sub *s)
+{
+	struct io_uring_sqe *sqe = NULL;
+
+	if (d->uring_on) {
+		sqe = io_uring_get_sqe(&d->ring);
+		if (!sqe) {
+			disk_kick(d);
+			sqe = io_uring_get_sqe(&d->ring);
+		}
+	}
+	if (!sqe) {
+		sub_finish(d, s, sub_run_sync(s));
+		return;
+	}
+	switch (s->kind) {
+	case SUB_READV:
+		io_uring_prep_readv(sqe, s->fd, s->iov, s->niov, s->off);
+		break;
+	case SUB_WRITEV:
+		io_uring_prep_writev(sqe, s->fd, s->iov, s->niov, s->off);
+		break;
+	case SUB_FSYNC:
+		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+		break;
+	default:
+		io_uring_prep_fallocate(sqe, s->fd, s->mode, s->off, s->len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, s);
+	d->queued++;
+}
+
+/* A completion from the ring: continue short transfers, else finish the sub-operation. */
+static void sub_result(struct disk *d, struct disk_sub *s, int res)
+{
+	if (res == -EAGAIN || res == -EINTR) {
+		disk_sub_start(d, s);
+		return;
+	}
+	if (res < 0 || (s->kind != SUB_READV && s->kind != SUB_WRITEV)) {
+		sub_finish(d, s, res < 0 ? res : 0);
+		return;
+	}
+	if (res == 0 && s->len) {
+		sub_finish(d, s, -EIO);
+		return;
+	}
+	if ((uint64_t)res < s->len) {
+		sub_advance(s, (uint64_t)res);
+		disk_sub_start(d, s);
+		return;
+	}
+	sub_finish(d, s, 0);
+}
+
+/* ---- requests ---- */
+
+static void copy_to_iov(const struct iovec *iov, unsigned niov, const uint8_t *src, uint64_t len)
+{
+	for (unsigned i = 0; i < niov && len; i++) {
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : (size_t)len;
+		memcpy(iov[i].iov_base, src, n);
+		src += n;
+		len -= n;
+	}
+}
+
+static void copy_from_iov(uint8_t *dst, const struct iovec *iov, unsigned niov, uint64_t len)
+{
+	for (unsigned i = 0; i < niov && len; i++) {
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : (size_t)len;
+		memcpy(dst, iov[i].iov_base, n);
+		dst += n;
+		len -= n;
+	}
+}
+
+void disk_req_complete(struct disk *d, struct disk_req *r)
+{
+	if (r->bounce) {
+		if (r->op == DISK_READ && !r->res)
+			copy_to_iov(r->orig_iov, r->orig_niov, r->bounce, r->len);
+		free(r->bounce);
+		r->bounce = NULL;
+		r->iov = r->orig_iov;
+		r->niov = r->orig_niov;
+	}
+	free(r->subs);
+	free(r->slices);
+	r->subs = NULL;
+	r->slices = NULL;
+	r->next = NULL;
+	*d->done_tail = r;
+	d->done_tail = &r->next;
+}
+
+/* With O_DIRECT, an aligned range whose buffers are not aligned goes through a bounce buffer. */
+static int maybe_bounce(struct disk *d, struct disk_req *r)
+{
+	size_t len;
+
+	if (!d->direct || (r->op != DISK_READ && r->op != DISK_WRITE) || r->off % d->align ||
+	    r->len % d->align || iov_aligned(r->iov, r->niov, d->align))
+		return 0;
+	len = (size_t)r->len;
+	r->bounce = aligned_alloc(d->align, len);
+	if (!r->bounce)
+		return -ENOMEM;
+	if (r->op == DISK_WRITE)
+		copy_from_iov(r->bounce, r->iov, r->niov, r->len);
+	r->orig_iov = r->iov;
+	r->orig_niov = r->niov;
+	r->bounce_iov.iov_base = r->bounce;
+	r->bounce_iov.iov_len = len;
+	r->iov = &r->bounce_iov;
+	r->niov = 1;
+	return 0;
+}
+
+static void raw_submit(struct disk *d, struct disk_req *r)
+{
+	struct disk_sub *s = &r->sub;
+
+	memset(s, 0, sizeof(*s));
+	s->req = r;
+	s->fd = d->img.fd;
+	s->off = r->off;
+	s->len = r->len;
+	switch (r->op) {
+	case DISK_READ:
+	case DISK_WRITE:
+		s->kind = r->op == DISK_READ ? SUB_READV : SUB_WRITEV;
+		s->iov = r->iov;
+		s->niov = r->niov;
+		s->fd = disk_pick_fd(d, &d->img, r->off, r->len, r->iov, r->niov);
+		break;
+	case DISK_FLUSH:
+		s->kind = SUB_FSYNC;
+		break;
+	case DISK_DISCARD:
+		s->kind = SUB_FALLOC;
+		s->mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		break;
+	case DISK_WRITE_ZEROES:
+		s->kind = SUB_FALLOC;
+		s->mode = r->unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+				   : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+		break;
+	}
+	r->pending = 1;
+	disk_sub_start(d, s);
+}
+
+int disk_submit(struct disk *d, struct disk_req *r)
+{
+	int ret;
+
+	if (r->op > DISK_WRITE_ZEROES)
+		return -EINVAL;
+	if (r->op != DISK_FLUSH && (r->off % DISK_SECTOR || r->len % DISK_SECTOR ||
+				    r->off > d->size || r->len > d->size - r->off))
+		return -EINVAL;
+	if ((r->op == DISK_READ || r->op == DISK_WRITE) &&
+	    (r->niov > IOV_MAX || (!r->niov && r->len)))
+		return -EINVAL;
+	if (r->op != DISK_READ && r->op != DISK_FLUSH && d->readonly)
+		return -EROFS;
+	r->next = NULL;
+	r->pending = 0;
+	r->res = 0;
+	r->phase = 0;
+	r->bounce = NULL;
+	r->subs = NULL;
+	r->slices = NULL;
+	r->snap = NULL;
+	r->snap_idx = NULL;
+	r->snap_n = 0;
+	ret = maybe_bounce(d, r);
+	if (ret)
+		return ret;
+	d->inflight++;
+	if (r->op != DISK_FLUSH && r->len == 0) {
+		disk_req_complete(d, r); /* nothing to transfer */
+		return 0;
+	}
+	if (!d->cow_on) {
+		raw_submit(d, r);
+		return 0;
+	}
+	ret = disk_cow_submit(d, r);
+	if (ret) {
+		d->inflight--;
+		if (r->bounce) {
+			free(r->bounce);
+			r->bounce = NULL;
+			r->iov = r->orig_iov;
+			r->niov = r->orig_niov;
+		}
+	}
+	return ret;
+}
+
+void disk_kick(struct disk *d)
+{
+	int ret;
+
+	if (!d->uring_on || !d->queued)
+		return;
+	ret = io_uring_submit(&d->ring);
+	if (ret < 0) {
+		log_rl(LOG_WARN, "disk: io_uring_submit: %s", strerror(-ret));
+		return;
+	}
+	d->queued = (unsigned)ret >= d->queued ? 0 : d->queued - (unsigned)ret;
+}
+
+static void reap(struct disk *d)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
+		struct disk_sub *s = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		io_uring_cqe_seen(&d->ring, cqe);
+		if (s)
+			sub_result(d, s, res);
+	}
+}
+
+void disk_poll(struct disk *d)
+{
+	if (d->uring_on) {
+		uint64_t v;
+		ssize_t n = read(d->efd, &v, sizeof(v));
+		(void)n; /* EAGAIN when nothing was signalled: the ring is read anyway */
+		reap(d);
+	}
+	while (d->done_head) {
+		struct disk_req *r = d->done_head;
+		d->done_head = r->next;
+		if (!d->done_head)
+			d->done_tail = &d->done_head;
+		d->inflight--;
+		r->done(r, r->res);
+	}
+	disk_kick(d);
+}
+
+void disk_drain(struct disk *d)
+{
+	while (d->inflight) {
+		disk_poll(d);
+		if (!d->inflight || d->done_head)
+			continue;
+		if (!d->uring_on) {
+			log_err("disk: %u requests in flight on the synchronous engine",
+				d->inflight);
+			return;
+		}
+		int ret = io_uring_submit_and_wait(&d->ring, 1);
+		if (ret >= 0)
+			d->queued = 0;
+		else if (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			log_rl(LOG_WARN, "disk: io_uring wait: %s", strerror(-ret));
+	}
+}
