@@ -4,6 +4,8 @@
 #   vmon.poweroff=1       power off right after the VMON-GUEST-READY marker
 #   vmon.run="CMD ARGS"   run CMD in sh after the marker, print VMON-RUN-STATUS=<rc>, power off
 #   vmon.nomodules=1      do not load the virtio modules
+#   vmon.shell=DEV        run the interactive shell on /dev/DEV (e.g. hvc0, vmon's
+#                         --console virtio) instead of the kernel console
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root TERM="${TERM:-vt100}"
 
@@ -24,10 +26,12 @@ hostname vmon-guest
 cmdline=$(cat /proc/cmdline)
 opt_poweroff=0
 opt_nomodules=0
+opt_shell=
 for arg in $cmdline; do
 	case "$arg" in
 	vmon.poweroff=1 | vmon.poweroff=y | vmon.poweroff) opt_poweroff=1 ;;
 	vmon.nomodules=1) opt_nomodules=1 ;;
+	vmon.shell=*) opt_shell=${arg#vmon.shell=} ;;
 	esac
 done
 # vmon.run="..." (quoted, may hold spaces) or vmon.run=word.
@@ -77,6 +81,23 @@ if [ -n "$opt_run" ]; then
 fi
 
 export PS1='vmon# '
+if [ -n "$opt_shell" ]; then
+	tty=/dev/$opt_shell
+	# The device may appear a moment after its driver loaded.
+	i=0
+	while [ ! -c "$tty" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -c "$tty" ]; then
+		echo "vmon-guest: shell on $tty"
+		# A session leader that opens a tty gets it as its controlling terminal.
+		setsid sh -c "exec <$tty >$tty 2>&1; stty cols 200 rows 50 2>/dev/null; exec sh" &
+		wait $!
+		do_poweroff
+	fi
+	echo "vmon-guest: no $tty, shell on the console"
+fi
 # Run the shell in the background and wait for it: a trapped signal interrupts `wait` at once,
 # whereas it would wait for a foreground child to end. cttyhack opens the real console tty
 # (e.g. /dev/ttyS0) as the controlling terminal, so job control and ^C work.
