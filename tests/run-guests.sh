@@ -54,7 +54,7 @@ now_ms() {
 }
 
 # ---- manifest ------------------------------------------------------------------------------
-names=() images=() cpus=() statuses=() markers=() cmdlines=() initrds=() only=()
+names=() images=() cpus=() statuses=() markers=() cmdlines=() initrds=() only=() vmonargs=()
 while IFS= read -r line || [ -n "$line" ]; do
 	case $(trim "$line") in '' | '#'*) continue ;; esac
 	IFS='|' read -r f_name f_img f_cpus f_status f_marker f_cmd f_opts <<<"$line"
@@ -62,11 +62,12 @@ while IFS= read -r line || [ -n "$line" ]; do
 	if [ -n "$case_filter" ] && ! [[ $f_name =~ $case_filter ]]; then
 		continue
 	fi
-	f_initrd='' f_only=''
+	f_initrd='' f_only='' f_vmon=''
 	for opt in $(trim "${f_opts:-}"); do
 		case $opt in
 		initrd=*) f_initrd=${opt#initrd=} ;;
 		backends=*) f_only=${opt#backends=} ;;
+		vmon=*) f_vmon=${opt#vmon=} ;;
 		*) echo "run-guests: $f_name: unknown option '$opt' in $manifest" >&2 ;;
 		esac
 	done
@@ -78,6 +79,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 	cmdlines+=("$(trim "${f_cmd:-}")")
 	initrds+=("$f_initrd")
 	only+=("$f_only")
+	vmonargs+=("${f_vmon//,/ }")
 done <"$manifest"
 
 if [ ${#names[@]} -eq 0 ]; then
@@ -110,15 +112,17 @@ backend_unusable() {
 	esac
 }
 
-# run_one BACKEND IMG CPUS CMDLINE INITRD LOG: runs the VM, returns its exit status.
+# run_one BACKEND IMG CPUS CMDLINE INITRD LOG [VMON_ARGS]: runs the VM, returns its exit status.
 run_one() {
-	local backend=$1 img=$2 ncpu=$3 cmd=$4 initrd=$5 log=$6
+	local backend=$1 img=$2 ncpu=$3 cmd=$4 initrd=$5 log=$6 extra=${7:-}
 	local args
 	case $backend in
 	kvm | emu)
 		args=(run --accel "$backend" --testdev --serial stdio --mem 64M --cpus "$ncpu"
 			--kernel "$img")
 		[ -n "$initrd" ] && args+=(--initrd "$initrd")
+		# shellcheck disable=SC2206 # word splitting of the manifest's vmon= list is intended
+		[ -n "$extra" ] && args+=($extra)
 		cmd=$(trim "$cmd testdev=1")
 		# A paravirtual KVM (no VMX/SVM, e.g. kvm-pvm) runs guest kernel code in KVM's
 		# instruction emulator, which cannot execute INT n outside real mode: the exception
@@ -167,7 +171,7 @@ for backend in $backends; do
 			continue
 		fi
 		t0=$(now_ms)
-		run_one "$backend" "$img" "${cpus[$i]}" "${cmdlines[$i]}" "$initrd" "$log"
+		run_one "$backend" "$img" "${cpus[$i]}" "${cmdlines[$i]}" "$initrd" "$log" "${vmonargs[$i]}"
 		rc=$?
 		ms=$(($(now_ms) - t0))
 		took="$((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"

@@ -13,8 +13,9 @@
  * The interrupt is level-triggered, high while InterruptStatus is non-zero. With the backend's
  * irqfd (kvm: KVM_IRQFD with a resample eventfd) raising it is an eventfd write; on EOI the
  * backend lowers the line and signals the resample eventfd, and the loop raises it again while
- * InterruptStatus is still non-zero. Otherwise the line is driven with accel->set_irq. Which path
- * was taken is logged at debug level.
+ * InterruptStatus is still non-zero (a resample that the loop handles only after a new raise raises
+ * once more: the guest may then see an interrupt with InterruptStatus 0, which drivers ignore).
+ * Otherwise the line is driven with accel->set_irq. Which path was taken is logged at debug level.
  *
  * Locking: a slot has no lock of its own. Its pending mask and line level are atomics; the
  * device and transport are protected by the virtio device lock (virtio.h). */
