@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian packages vmon needs, when missing. Usage: mk/deps.sh build|test|bench
+# Install the Debian packages vmon needs, when missing. Usage: mk/deps.sh build|test|bench|cross
 # Runs apt-get as root (or through sudo); without either it only reports what is missing.
+# cross: the aarch64 cross compiler, qemu-user and cmocka for arm64 (Debian multiarch; the arm64
+# architecture is added to dpkg when it is not there yet), for `make cross-check`.
 set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make binutils libc6-dev)
 case "$what" in
 build) pkgs+=(libcmocka-dev liburing-dev cpio lz4 python3-pytest qemu-system-x86) ;;
 bench) pkgs+=(libcmocka-dev liburing-dev cpio lz4 python3-pytest qemu-system-x86 time) ;;
+cross) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libcmocka-dev:arm64) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
@@ -23,5 +26,9 @@ else
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+if [ "$what" = cross ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	echo "vmon: adding the arm64 architecture to dpkg (multiarch, for libcmocka-dev:arm64)"
+	$SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq || true
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

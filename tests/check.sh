@@ -17,6 +17,8 @@ else
 	echo "difftest 0 1" >>"$VMON_RESULTS"
 	rc=1
 fi
+echo "== cross: the emu core and its unit tests on aarch64 (cross-built, run under qemu-aarch64)"
+make --no-print-directory -s cross-check BUILD="$BUILD" || rc=1
 echo "== guest tests"
 bash tests/run-guests.sh "$BUILD" || rc=1
 echo "== integration tests"

@@ -135,8 +135,41 @@ uint64_t emu_seg_linear(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned s
  * (then *gpa is set). Raises #PF/#GP on failure. */
 struct emu_tlb_entry *emu_tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, uint64_t *gpa);
 
+/* Guest loads and stores on host RAM. x86 guests expect TSO: stores become visible in program
+ * order and loads are not reordered with older loads. x86 hosts give that with plain accesses. On
+ * weakly ordered hosts (aarch64, ...) each access is a load-acquire / store-release (a plain
+ * access between fences when misaligned), so what one vCPU thread publishes with ordinary stores
+ * (a spinlock release after the data it protects) is seen in that order by the others. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "emu assumes a little-endian host"
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define EMU_HOST_TSO 1
+#else
+#define EMU_HOST_TSO 0
+#endif
+
 static inline uint64_t ld_host(const uint8_t *p, unsigned size)
 {
+	if (!EMU_HOST_TSO) {
+		uint64_t v;
+		if (!((uintptr_t)p & (size - 1))) {
+			switch (size) {
+			case 1:
+				return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+			case 2:
+				return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+			case 4:
+				return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+			default:
+				return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+			}
+		}
+		v = 0;
+		memcpy(&v, p, size); /* little-endian hosts only, as everywhere in emu */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		return v;
+	}
 	switch (size) {
 	case 1:
 		return *p;
@@ -160,6 +193,27 @@ static inline uint64_t ld_host(const uint8_t *p, unsigned size)
 
 static inline void st_host(uint8_t *p, unsigned size, uint64_t v)
 {
+	if (!EMU_HOST_TSO) {
+		if (!((uintptr_t)p & (size - 1))) {
+			switch (size) {
+			case 1:
+				__atomic_store_n(p, (uint8_t)v, __ATOMIC_RELEASE);
+				return;
+			case 2:
+				__atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELEASE);
+				return;
+			case 4:
+				__atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELEASE);
+				return;
+			default:
+				__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE);
+				return;
+			}
+		}
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		memcpy(p, &v, size);
+		return;
+	}
 	switch (size) {
 	case 1:
 		*p = (uint8_t)v;
