@@ -215,6 +215,7 @@ void disk_close(struct disk *d)
 	if (d->img.dfd >= 0)
 		close(d->img.dfd);
 	disk_cow_close(d);
+	free(d->zeros);
 	free(d);
 }
 
@@ -287,6 +288,40 @@ static void sub_advance(struct disk_sub *s, uint64_t n)
 	}
 }
 
+/* A fallocate the filesystem does not support: ZERO_RANGE becomes PUNCH_HOLE, that becomes
+ * writing zeros, and a DISCARD succeeds doing nothing. Returns true when s was changed and must
+ * run again; else *res is the final result. */
+static bool falloc_retry(struct disk *d, struct disk_sub *s, int *res)
+{
+	if (s->kind != SUB_FALLOC || (*res != -EOPNOTSUPP && *res != -ENOSYS))
+		return false;
+	if (s->req->op == DISK_DISCARD) {
+		*res = 0;
+		return false;
+	}
+	if (s->mode & FALLOC_FL_ZERO_RANGE) {
+		s->mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		return true;
+	}
+	if (!d->zeros)
+		d->zeros = calloc(1, DISK_ZERO_CHUNK);
+	if (!d->zeros) {
+		*res = -ENOMEM;
+		return false;
+	}
+	s->kind = SUB_ZERO;
+	return true;
+}
+
+/* SUB_ZERO: the next piece of zeros to write. */
+static void zero_iov(const struct disk *d, struct disk_sub *s)
+{
+	s->ziov.iov_base = d->zeros;
+	s->ziov.iov_len = s->len < DISK_ZERO_CHUNK ? (size_t)s->len : DISK_ZERO_CHUNK;
+	s->iov = &s->ziov;
+	s->niov = 1;
+}
+
 static void sub_finish(struct disk *d, struct disk_sub *s, int res)
 {
 	struct disk_req *r = s->req;
@@ -301,17 +336,23 @@ static void sub_finish(struct disk *d, struct disk_sub *s, int res)
 }
 
 /* Run s to the end on this thread. */
-static int sub_run_sync(struct disk_sub *s)
+static int sub_run_sync(struct disk *d, struct disk_sub *s)
 {
 	ssize_t n;
+	int res;
 
 	switch (s->kind) {
 	case SUB_FSYNC:
 		return fdatasync(s->fd) < 0 ? -errno : 0;
 	case SUB_FALLOC:
-		return fallocate(s->fd, s->mode, (off_t)s->off, (off_t)s->len) < 0 ? -errno : 0;
+		res = fallocate(s->fd, s->mode, (off_t)s->off, (off_t)s->len) < 0 ? -errno : 0;
+		if (falloc_retry(d, s, &res))
+			return sub_run_sync(d, s);
+		return res;
 	default:
 		while (s->len) {
+			if (s->kind == SUB_ZERO)
+				zero_iov(d, s);
 			int cnt = s->niov > IOV_MAX ? IOV_MAX : (int)s->niov;
 			if (s->kind == SUB_READV)
 				n = preadv(s->fd, s->iov, cnt, (off_t)s->off);
@@ -325,6 +366,11 @@ static int sub_run_sync(struct disk_sub *s)
 				return -EIO; /* end of file inside the range */
 			if ((uint64_t)n >= s->len)
 				break;
+			if (s->kind == SUB_ZERO) {
+				s->off += (uint64_t)n;
+				s->len -= (uint64_t)n;
+				continue;
+			}
 			sub_advance(s, (uint64_t)n);
 		}
 		return 0;
@@ -343,12 +389,16 @@ void disk_sub_start(struct disk *d, struct disk_sub *s)
 		}
 	}
 	if (!sqe) {
-		sub_finish(d, s, sub_run_sync(s));
+		sub_finish(d, s, sub_run_sync(d, s));
 		return;
 	}
 	switch (s->kind) {
 	case SUB_READV:
 		io_uring_prep_readv(sqe, s->fd, s->iov, s->niov, s->off);
+		break;
+	case SUB_ZERO:
+		zero_iov(d, s);
+		io_uring_prep_writev(sqe, s->fd, s->iov, s->niov, s->off);
 		break;
 	case SUB_WRITEV:
 		io_uring_prep_writev(sqe, s->fd, s->iov, s->niov, s->off);
@@ -367,11 +417,11 @@ void disk_sub_start(struct disk *d, struct disk_sub *s)
 /* A completion from the ring: continue short transfers, else finish the sub-operation. */
 static void sub_result(struct disk *d, struct disk_sub *s, int res)
 {
-	if (res == -EAGAIN || res == -EINTR) {
+	if (res == -EAGAIN || res == -EINTR || falloc_retry(d, s, &res)) {
 		disk_sub_start(d, s);
 		return;
 	}
-	if (res < 0 || (s->kind != SUB_READV && s->kind != SUB_WRITEV)) {
+	if (res < 0 || (s->kind != SUB_READV && s->kind != SUB_WRITEV && s->kind != SUB_ZERO)) {
 		sub_finish(d, s, res < 0 ? res : 0);
 		return;
 	}
@@ -380,7 +430,12 @@ static void sub_result(struct disk *d, struct disk_sub *s, int res)
 		return;
 	}
 	if ((uint64_t)res < s->len) {
-		sub_advance(s, (uint64_t)res);
+		if (s->kind == SUB_ZERO) {
+			s->off += (uint64_t)res;
+			s->len -= (uint64_t)res;
+		} else {
+			sub_advance(s, (uint64_t)res);
+		}
 		disk_sub_start(d, s);
 		return;
 	}

@@ -15,7 +15,9 @@
  * RLIMIT_MEMLOCK) or opts.sync_io is set, every operation runs synchronously (preadv/pwritev,
  * fdatasync, fallocate) inside disk_submit's caller thread, and completes at the next disk_poll;
  * disk_event_fd is then -1. FLUSH is fdatasync; DISCARD is fallocate(PUNCH_HOLE|KEEP_SIZE);
- * WRITE_ZEROES is PUNCH_HOLE|KEEP_SIZE when unmap is allowed, else ZERO_RANGE.
+ * WRITE_ZEROES is PUNCH_HOLE|KEEP_SIZE when unmap is allowed, else ZERO_RANGE. Where the
+ * filesystem lacks them (EOPNOTSUPP: tmpfs has no ZERO_RANGE), WRITE_ZEROES falls back to
+ * PUNCH_HOLE and then to writing zeros, and DISCARD (only a hint) succeeds without effect.
  *
  * cache=none opens the images with O_DIRECT as well (a second descriptor; the buffered one stays
  * for accesses that are not aligned). The alignment O_DIRECT wants is probed at open (512 or 4096
@@ -63,6 +65,7 @@ struct disk_sub {
 	uint64_t off, len;
 	struct iovec *iov;
 	unsigned niov;
+	struct iovec ziov; /* writing zeros where fallocate is not supported */
 };
 
 struct disk_req {

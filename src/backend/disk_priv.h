@@ -8,7 +8,9 @@
 
 #include "backend/disk.h"
 
-enum { SUB_READV, SUB_WRITEV, SUB_FSYNC, SUB_FALLOC };
+enum { SUB_READV, SUB_WRITEV, SUB_FSYNC, SUB_FALLOC, SUB_ZERO };
+
+#define DISK_ZERO_CHUNK (1u << 20) /* bytes of zeros written per operation (SUB_ZERO) */
 
 /* One open image file: the buffered descriptor, and the O_DIRECT one with cache=none (else -1). */
 struct disk_file {
@@ -44,6 +46,8 @@ struct disk {
 	struct io_uring ring;
 	int efd;
 	unsigned queued; /* SQEs prepared but not submitted */
+
+	uint8_t *zeros; /* DISK_ZERO_CHUNK zero bytes, allocated when first needed */
 
 	unsigned inflight;	    /* requests whose done has not run */
 	struct disk_req *done_head; /* finished, done not called yet */

@@ -148,7 +148,8 @@ void virtio_blk_poll(struct virtio_blk *blk);
 /* Process everything the queue has and wait until no request is in flight, completing each
  * (used ring, interrupt). Takes the device lock. Call it with the vCPUs paused before save: then
  * nothing is in flight and the avail ring holds nothing unprocessed, so the core's queue state is
- * the whole story. Returns 0. */
+ * the whole story (ops->save fails with -EBUSY otherwise). After a load the machine should kick
+ * the queue (virtio_dev_notify) as it does at DRIVER_OK. Returns 0. */
 int virtio_blk_drain(struct virtio_blk *blk);
 
 /* "io_uring" or "sync": the engine the back-end uses. */

@@ -52,6 +52,26 @@ static int setup_ro(void **state)
 	return setup_mode(state, false, DISK_CACHE_WRITEBACK, true);
 }
 
+/* The image on tmpfs, which has PUNCH_HOLE but no ZERO_RANGE (the fallback path). */
+static int setup_shm(void **state)
+{
+	struct stat st;
+	const char *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	int ret;
+
+	if (stat("/dev/shm", &st) || !S_ISDIR(st.st_mode))
+		return setup(state);
+	setenv("TMPDIR", "/dev/shm", 1);
+	ret = setup(state);
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+	return ret;
+}
+
 static int teardown(void **state)
 {
 	bt_free(*state);
@@ -568,6 +588,7 @@ int main(void)
 	    T(test_get_id, setup),
 	    T(test_discard_write_zeroes, setup),
 	    T(test_discard_write_zeroes, setup_sync),
+	    T(test_discard_write_zeroes, setup_shm),
 	    T(test_readonly, setup_ro),
 	    T(test_bounds, setup),
 	    T(test_malformed_no_status, setup),
