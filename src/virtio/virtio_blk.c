@@ -41,7 +41,8 @@ struct virtio_blk {
 	uint8_t config[VIRTIO_BLK_CONFIG_LEN];
 
 	/* Protected by vdev.lock. */
-	struct blk_req *reqs; /* VIRTIO_BLK_MAX_INFLIGHT slots */
+	struct blk_req *slots[VIRTIO_BLK_MAX_INFLIGHT]; /* allocated when first needed */
+	unsigned nslots;
 	struct blk_req *free_list;
 	unsigned busy; /* slots in use */
 	bool blocked;  /* stopped reading the queue for want of a free slot */
@@ -359,6 +360,34 @@ static bool blk_running(struct virtio_blk *blk, struct virtq *vq)
 		   VIRTIO_STATUS_DRIVER_OK;
 }
 
+/* A free slot, or a new one while fewer than VIRTIO_BLK_MAX_INFLIGHT exist (each is ~40 KiB, so
+ * a device touches memory only for the depth it is driven at). NULL when none can be had. */
+static struct blk_req *blk_get_slot(struct virtio_blk *blk)
+{
+	struct blk_req *r = blk->free_list;
+
+	if (r) {
+		blk->free_list = r->next_free;
+	} else {
+		if (blk->nslots == VIRTIO_BLK_MAX_INFLIGHT)
+			return NULL;
+		r = malloc(sizeof(*r));
+		if (!r) {
+			log_rl(LOG_WARN, "%s: out of memory for a request", blk->vdev.name);
+			return NULL;
+		}
+		r->blk = blk;
+		blk->slots[blk->nslots++] = r;
+	}
+	blk->busy++;
+	return r;
+}
+
+static bool blk_has_slot(const struct virtio_blk *blk)
+{
+	return blk->free_list || blk->nslots < VIRTIO_BLK_MAX_INFLIGHT;
+}
+
 /* Pop and start requests while there are free slots. Returns true when it stopped because
  * every slot is busy (requests may be left in the queue). */
 static bool blk_process(struct virtio_blk *blk)
@@ -366,13 +395,13 @@ static bool blk_process(struct virtio_blk *blk)
 	struct virtq *vq = virtio_dev_queue(&blk->vdev, 0);
 
 	while (blk_running(blk, vq)) {
-		struct blk_req *r = blk->free_list;
+		struct blk_req *r = blk_get_slot(blk);
 		if (!r)
 			return true;
-		if (virtq_pop(vq, &r->elem))
+		if (virtq_pop(vq, &r->elem)) {
+			blk_release(blk, r);
 			break; /* -EAGAIN: empty; -EIO: broken */
-		blk->free_list = r->next_free;
-		blk->busy++;
+		}
 		if (!blk_start(blk, vq, r))
 			break;
 	}
@@ -390,7 +419,7 @@ static int blk_queue_notify(struct virtio_dev *vdev, unsigned q)
 	blk->blocked = false;
 	if (!full)
 		return 0;
-	if (blk->free_list)
+	if (blk_has_slot(blk))
 		return 1;    /* completions freed slots already: come back soon */
 	blk->blocked = true; /* the completion handler resumes the queue */
 	return 0;
@@ -411,7 +440,7 @@ void virtio_blk_poll(struct virtio_blk *blk)
 
 	pthread_mutex_lock(&blk->vdev.lock);
 	disk_poll(blk->disk);
-	for (unsigned round = 0; round < 4 && blk->blocked && blk->free_list; round++) {
+	for (unsigned round = 0; round < 4 && blk->blocked && blk_has_slot(blk); round++) {
 		blk->blocked = false;
 		if (!blk_running(blk, vq))
 			break;
@@ -419,7 +448,7 @@ void virtio_blk_poll(struct virtio_blk *blk)
 		disk_kick(blk->disk);
 		disk_poll(blk->disk);
 	}
-	if (blk->blocked && blk->free_list && blk->efd >= 0) {
+	if (blk->blocked && blk_has_slot(blk) && blk->efd >= 0) {
 		/* Still more to do: come back after the other handlers had a turn. */
 		if (eventfd_write(blk->efd, 1) < 0)
 			log_rl(LOG_WARN, "%s: eventfd_write failed", blk->vdev.name);
@@ -562,10 +591,7 @@ int virtio_blk_create(const struct virtio_blk_opts *o, struct gmem *gm, struct e
 		return -EINVAL;
 	}
 	blk = calloc(1, sizeof(*blk));
-	if (blk)
-		blk->reqs = calloc(VIRTIO_BLK_MAX_INFLIGHT, sizeof(*blk->reqs));
-	if (!blk || !blk->reqs) {
-		free(blk);
+	if (!blk) {
 		blk_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -577,11 +603,6 @@ int virtio_blk_create(const struct virtio_blk_opts *o, struct gmem *gm, struct e
 	blk->capacity = disk_size(blk->disk) / 512;
 	if (slen)
 		memcpy(blk->serial, o->serial, slen);
-	for (unsigned i = 0; i < VIRTIO_BLK_MAX_INFLIGHT; i++) {
-		blk->reqs[i].blk = blk;
-		blk->reqs[i].next_free = blk->free_list;
-		blk->free_list = &blk->reqs[i];
-	}
 	cfg.features = VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
 		       VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
 		       VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY);
@@ -611,7 +632,6 @@ int virtio_blk_create(const struct virtio_blk_opts *o, struct gmem *gm, struct e
 err_disk:
 	disk_close(blk->disk);
 err_free:
-	free(blk->reqs);
 	free(blk);
 	return ret;
 }
@@ -627,7 +647,8 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	disk_close(blk->disk);
 	pthread_mutex_unlock(&blk->vdev.lock);
 	virtio_dev_destroy(&blk->vdev);
-	free(blk->reqs);
+	for (unsigned i = 0; i < blk->nslots; i++)
+		free(blk->slots[i]);
 	free(blk);
 }
 
