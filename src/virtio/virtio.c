@@ -275,8 +275,9 @@ static int virtio_dev_check_state(struct virtio_dev *vdev, const struct virtio_d
 		return -EINVAL;
 	if (st->status & ~STATUS_ALL_BITS || st->dev_len > sizeof(st->dev))
 		return -EINVAL;
-	if (fok ? !features_ok(st->device_features, st->driver_features)
-		: (st->driver_features & ~st->device_features) != 0)
+	/* Before FEATURES_OK the driver may have written any 64 bits (they are only checked when it
+	 * sets FEATURES_OK), so only a negotiated set is checked. */
+	if (fok && !features_ok(st->device_features, st->driver_features))
 		return -EINVAL;
 	if ((st->status & VIRTIO_STATUS_DRIVER_OK) && !fok)
 		return -EINVAL;

@@ -485,6 +485,15 @@ static void test_save_load(void **state)
 	REJECT(bad->dev.dev_len = 1);	 /* the rng has no state of its own */
 	REJECT(bad->dev.dev_len = VIRTIO_DEV_STATE_MAX + 1);
 #undef REJECT
+	/* Before FEATURES_OK the driver may have written features the device does not offer (they
+	 * are refused only at FEATURES_OK): such a state saves and loads back. */
+	mmio_wr(fx2.m, VIRTIO_MMIO_STATUS, 0);
+	mmio_wr(fx2.m, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	mmio_wr(fx2.m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	mmio_wr(fx2.m, VIRTIO_MMIO_DRIVER_FEATURES, 0xe5e54f21);
+	assert_int_equal(virtio_mmio_save(fx2.m, bad), 0);
+	assert_int_equal(virtio_mmio_load(fx2.m, bad), 0);
+	assert_int_equal(virtio_mmio_load(fx2.m, st2), 0);
 	/* A broken queue with NEEDS_RESET is a valid state. */
 	memcpy(bad, st2, sizeof(*bad));
 	bad->dev.vq[0].flags |= VIRTQ_STATE_BROKEN;
