@@ -130,6 +130,9 @@ def test_errors_are_one_clear_line(vmon_bin, guests, tmp_path):
         (["run", "--kernel", str(guests / "hello.elf"), "--mem", "1T"], 2, b"--mem"),
         (["run", "--kernel", str(guests / "hello.elf"), "--frobnicate"], 2, b"unknown option"),
         (["bogus"], 2, b"unknown command"),
+        (["run", "--kernel", str(guests / "hello.elf"), "--console", "hvc"], 2, b"--console hvc"),
+        (["run", "--kernel", str(guests / "hello.elf"), "--transport", "pci"], 2,
+         b"--transport pci: must be mmio"),
     ]
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x7fELF" + b"\xff" * 60)
@@ -149,5 +152,6 @@ def test_version_and_help(vmon_bin):
     assert r.returncode == 0 and r.stdout.startswith("vmon ")
     r = subprocess.run([str(vmon_bin), "run", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for opt in ("--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--serial"):
+    for opt in ("--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--accel", "--serial",
+                "--rng", "--console", "--transport"):
         assert opt in r.stdout
