@@ -116,9 +116,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	const struct accel_ops *accel = vm_pick_accel(cfg->accel);
 	if (!accel)
 		return -ENODEV; /* the requested backend is not available */
-	vm = calloc(1, sizeof(*vm));
+	/* struct vm holds an x86_cpu_state, whose XSAVE area asks for 64-byte alignment. */
+	vm = aligned_alloc(_Alignof(struct vm),
+			   (sizeof(*vm) + _Alignof(struct vm) - 1) & ~(_Alignof(struct vm) - 1));
 	if (!vm)
 		return -ENOMEM;
+	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->ncpus = cfg->ncpus;
 	vm->accel = accel;
