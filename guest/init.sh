@@ -4,8 +4,10 @@
 #   vmon.poweroff=1       power off right after the VMON-GUEST-READY marker
 #   vmon.run="CMD ARGS"   run CMD in sh after the marker, print VMON-RUN-STATUS=<rc>, power off
 #   vmon.nomodules=1      do not load the virtio modules
-#   vmon.shell=DEV        run the interactive shell on /dev/DEV (e.g. hvc0, vmon's
-#                         --console virtio) instead of the kernel console
+#   vmon.shell=DEV        run the interactive shell on /dev/DEV (e.g. hvc0) instead of the
+#                         kernel console; vmon.shell=console keeps it on the console. Default:
+#                         hvc0 when a virtio console exists (vmon --console virtio sends the
+#                         terminal's input there), else the console
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root TERM="${TERM:-vt100}"
 
@@ -81,6 +83,11 @@ if [ -n "$opt_run" ]; then
 fi
 
 export PS1='vmon# '
+# A bound virtio console means the terminal's input arrives on hvc0.
+if [ -z "$opt_shell" ] && ls /sys/bus/virtio/drivers/virtio_console 2>/dev/null | grep -q '^virtio'; then
+	opt_shell=hvc0
+fi
+[ "$opt_shell" = console ] && opt_shell=
 if [ -n "$opt_shell" ]; then
 	tty=/dev/$opt_shell
 	# The device may appear a moment after its driver loaded.
