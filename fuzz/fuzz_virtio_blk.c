@@ -17,7 +17,8 @@
  *   1 DESC   table u8 (0: queue, 1: indirect table at 0x3000), idx u8, addr u32, len u32,
  *            flags u8, next u8                    one descriptor; addr >= 0x80000000 and len
  *                                                 >= 0x80000000 are used as given, smaller ones
- *                                                 mod 0x24000 so most land in RAM
+ *                                                 mod 0x24000 so most land in RAM (moved when
+ *                                                 they would overlap the used ring)
  *   2 AVAIL  head u16                              publish head (ring slot, then idx + 1)
  *   3 IDX    idx u16                               set avail idx as given
  *   4 NOTIFY                                      virtio_dev_notify until it reports no work
@@ -34,7 +35,8 @@
  * Invariants checked (beyond ASan/UBSan): after a drain the device saves (nothing in flight) and
  * a fresh device on the same disk loads that state and saves it back identically; the base of an
  * overlay, and the image of a read-only disk, are byte-for-byte unchanged at the end; each used
- * entry names a head inside the queue (POKE never writes the used ring); NEEDS_RESET, once set,
+ * entry names a head inside the queue (POKE and the mapped DESC buffers never reach the used
+ * ring); NEEDS_RESET, once set,
  * stays until a reset. */
 #include <endian.h>
 #include <errno.h>
@@ -369,6 +371,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				addr %= 0x24000u;
 			if (len < 0x80000000u)
 				len %= 0x24000u;
+			/* Keep buffers out of the used ring, so check_used sees only the device's
+			 * entries (a buffer there is legal, it just makes the ring garbage). */
+			if (addr < 0x80000000u && len < 0x80000000u && addr < USED_GPA + 0x1000 &&
+			    (uint64_t)addr + len > USED_GPA)
+				addr = DATA_GPA + addr % 0x1000;
 			put_desc(table, idx, addr, len, fl, next);
 			break;
 		}
