@@ -3,13 +3,9 @@
 
 #include "accel/emu/emu_priv.h"
 
-int emu_cpu_init(struct emu_cpu *c, const struct emu_mem_ops *ops, void *ctx)
+/* The power-on state of everything but the callbacks and the decode cache. */
+static void cpu_power_on(struct emu_cpu *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->ops = ops;
-	c->ctx = ctx;
-	if (emu_icache_init(c))
-		return -ENOMEM;
 	x86_state_reset(&c->st);
 	/* Firmware defaults, as the kvm backend sets them: PAT power-on value, fast strings,
 	 * MTRRs enabled with write-back as the default type. */
@@ -18,7 +14,33 @@ int emu_cpu_init(struct emu_cpu *c, const struct emu_mem_ops *ops, void *ctx)
 	c->msr.mtrr_def = 0xc06;
 	emu_cpu_update_mode(c);
 	emu_tlb_flush(c);
+}
+
+int emu_cpu_init(struct emu_cpu *c, const struct emu_mem_ops *ops, void *ctx)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->ctx = ctx;
+	if (emu_icache_init(c))
+		return -ENOMEM;
+	cpu_power_on(c);
 	return 0;
+}
+
+void emu_cpu_reset(struct emu_cpu *c)
+{
+	const struct emu_mem_ops *ops = c->ops;
+	const struct emu_sys_ops *sys = c->sys;
+	struct emu_icache *ic = c->icache;
+	void *ctx = c->ctx;
+
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->sys = sys;
+	c->ctx = ctx;
+	c->icache = ic;
+	emu_icache_reset(c);
+	cpu_power_on(c);
 }
 
 void emu_cpu_set_sys_ops(struct emu_cpu *c, const struct emu_sys_ops *sys)
@@ -76,6 +98,11 @@ void emu_cpu_set_state(struct emu_cpu *c, const struct x86_cpu_state *st)
 	c->cc.op = EMU_CC_EAGER;
 	emu_cpu_update_mode(c);
 	emu_tlb_flush(c);
+	/* PAE paging: the PDPTEs are not part of the state; load them from CR3 as a MOV to CR3
+	 * would (not present when they are invalid: accesses then #PF). */
+	memset(c->pdpte, 0, sizeof(c->pdpte));
+	if ((c->st.cr0 & X86_CR0_PG) && (c->st.cr4 & X86_CR4_PAE) && !(c->st.efer & X86_EFER_LMA))
+		(void)emu_load_pdptes(c, c->st.cr3);
 	emu_msrs_load(c, st);
 	emu_events_update(c); /* pending interrupt and interrupt shadow from the state */
 }

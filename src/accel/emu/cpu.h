@@ -188,6 +188,11 @@ struct emu_cpu {
 int emu_cpu_init(struct emu_cpu *cpu, const struct emu_mem_ops *ops, void *ctx)
     __attribute__((warn_unused_result));
 
+/* Back to the state emu_cpu_init leaves (power-on reset, empty decode cache, no pending events,
+ * emu's MSRs at their defaults, exc_exit clear), keeping the callbacks, the system callbacks
+ * and the decode cache's memory. Not while emu_run is running. */
+void emu_cpu_reset(struct emu_cpu *cpu);
+
 /* Install system callbacks (may be called any time between runs; NULL removes them). */
 void emu_cpu_set_sys_ops(struct emu_cpu *cpu, const struct emu_sys_ops *sys);
 

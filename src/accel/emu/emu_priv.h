@@ -370,6 +370,17 @@ void emu_exec_bitscan(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_cmpxchg(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_adx(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in);
+/* A REP string instruction (and REP INS/OUTS) runs at most EMU_REP_CHUNK iterations per
+ * execution. With a count left it restarts itself (RIP stays on it, registers already updated)
+ * and ends the block, so that the run loop sees pending events and the instruction budget
+ * between chunks: x86 REP is interruptible between iterations, and a guest's huge count must not
+ * keep the vCPU thread from returning. */
+#define EMU_REP_CHUNK 1024u
+static inline void emu_rep_yield(struct emu_cpu *c)
+{
+	c->next_rip = c->st.rip;
+	c->stop_block = 1;
+}
 void emu_exec_enter(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_popf(struct emu_cpu *c, const struct emu_insn *in);
 void emu_exec_io(struct emu_cpu *c, const struct emu_insn *in);
@@ -392,6 +403,8 @@ struct emu_block {
 
 int emu_icache_init(struct emu_cpu *c);
 void emu_icache_destroy(struct emu_cpu *c);
+/* Empty the decode cache, keeping its memory (emu_cpu_reset). */
+void emu_icache_reset(struct emu_cpu *c);
 /* The decoded block starting at the current CS:RIP (translating on a miss; may raise #PF/#GP).
  * *insns receives its instructions. */
 const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns);

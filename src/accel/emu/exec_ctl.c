@@ -118,8 +118,8 @@ static inline uint64_t string_once(struct emu_cpu *c, const struct emu_insn *in,
 	return (a - b) & m;
 }
 
-/* TODO (speed): bulk paths for REP MOVS/STOS within one RAM page, and an interrupt window
- * between iterations once interrupts are delivered. */
+/* TODO (speed): bulk paths for REP MOVS/STOS within one RAM page. Interrupts and the budget are
+ * seen between chunks of EMU_REP_CHUNK iterations. */
 void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in)
 {
 	uint64_t step = (c->st.rflags & F_DF) ? 0 - (uint64_t)in->osize : in->osize;
@@ -130,7 +130,12 @@ void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in)
 		string_once(c, in, step);
 		return;
 	}
-	for (uint64_t cnt = reg_get(c, X86_RCX, as); cnt;) {
+	uint64_t cnt = reg_get(c, X86_RCX, as);
+	for (unsigned n = 0; cnt; n++) {
+		if (n == EMU_REP_CHUNK) {
+			emu_rep_yield(c); /* the rest when this instruction runs again */
+			return;
+		}
 		uint64_t r = string_once(c, in, step);
 		reg_set(c, X86_RCX, as, --cnt);
 		if (cmp && ((in->flags & EMU_I_REP) ? r != 0 : r == 0))

@@ -143,7 +143,11 @@ static void exec_ins_outs(struct emu_cpu *c, const struct emu_insn *in)
 	uint64_t cnt = rep ? reg_get(c, X86_RCX, as) : 1;
 
 	emu_io_check(c, port, size);
-	for (; cnt; cnt--) {
+	for (unsigned n = 0; cnt; cnt--, n++) {
+		if (rep && n == EMU_REP_CHUNK) {
+			emu_rep_yield(c);
+			return;
+		}
 		if (in->op == EMU_OP_INS) {
 			uint64_t di = c->st.gpr[X86_RDI] & am;
 			emu_probe_write(c, X86_ES, di, size);

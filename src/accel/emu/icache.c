@@ -11,6 +11,7 @@
  * calls emu_icache_invalidate_page: the page's blocks are marked dead (they stay in the pools
  * until the next full flush, so a block being executed stays readable) and the run loop leaves
  * the current block after the storing instruction. */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "accel/emu/emu_priv.h"
@@ -283,4 +284,11 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 		i = b->hash_next;
 	}
 	return ic_translate(c, lin, gpa, e, insns);
+}
+
+void emu_icache_reset(struct emu_cpu *c)
+{
+	/* Everything before the pools: the hash heads and the counters. The pools' stale contents
+	 * are unreachable once those are zero (as after a fresh calloc). */
+	memset(c->icache, 0, offsetof(struct emu_icache, blocks));
 }

@@ -1,0 +1,165 @@
+/* Unit tests for emu's behaviour on hostile or unusual guest input, the cases the decoder/executor
+ * fuzzer (fuzz/fuzz_emu.c) found or relies on: a REP string instruction with a huge count gives
+ * control back within the instruction budget and to emu_request_stop, and resumes where it left
+ * off; emu_cpu_reset restores the emu_cpu_init state; emu_cpu_set_state of a PAE-paging state
+ * loads the PDPTEs from CR3. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "emu_sys_env.h"
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	if (!e || env_init(e, NULL))
+		return -1;
+	e->cpu.exc_exit = 1;
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	env_destroy(e, 1);
+	free(e);
+	return 0;
+}
+
+/* rep stosb with RCX = 3 * EMU_REP_CHUNK + 5 into DATA: each emu_run of one instruction stores
+ * one chunk and leaves RIP on the REP; the fourth finishes it. */
+static void test_rep_chunks(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+	const uint64_t n = 3 * 1024 + 5;
+
+	CODE_AT(e, CODE, 0xf3, 0xaa, 0xf4); /* rep stosb; hlt */
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = n;
+	st.gpr[X86_RDI] = DATA;
+	st.gpr[X86_RAX] = 0x5a;
+	emu_cpu_set_state(&e->cpu, &st);
+	for (unsigned i = 1; i <= 3; i++) {
+		assert_int_equal(emu_run(&e->cpu, 1), EMU_EXIT_LIMIT);
+		assert_int_equal(e->cpu.st.rip, CODE);
+		assert_int_equal(e->cpu.st.gpr[X86_RCX], n - 1024 * i);
+		assert_int_equal(e->cpu.st.gpr[X86_RDI], DATA + 1024 * i);
+	}
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RCX], 0);
+	assert_int_equal(e->cpu.st.gpr[X86_RDI], DATA + n);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(e->ram[DATA + i], 0x5a);
+	assert_int_equal(e->ram[DATA + n], 0);
+}
+
+/* A huge count still honours the budget and emu_request_stop;
+ * REPE CMPSB stops on the first difference inside a chunk as before. */
+static void test_rep_huge_count(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+
+	/* rep lodsb with a 32-bit address size: ECX = 2^32-1 iterations of reads. */
+	CODE_AT(e, CODE, 0x67, 0xf3, 0xac, 0xf4); /* rep lodsb [esi]; hlt */
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = 0xffffffffull;
+	st.gpr[X86_RSI] = DATA;
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 100), EMU_EXIT_LIMIT);
+	assert_int_equal(e->cpu.st.rip, CODE);
+	assert_int_equal(e->cpu.st.gpr[X86_RCX], 0xffffffffull - 100 * 1024);
+	emu_request_stop(&e->cpu);
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_STOP);
+	assert_int_equal(e->cpu.st.rip, CODE);
+
+	memset(e->ram + DATA, 7, 4096);
+	memset(e->ram + DATA + 0x2000, 7, 4096);
+	e->ram[DATA + 0x2000 + 3000] = 8;
+	CODE_AT(e, CODE, 0xf3, 0xa6, 0xf4); /* repe cmpsb; hlt */
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = 4096;
+	st.gpr[X86_RSI] = DATA;
+	st.gpr[X86_RDI] = DATA + 0x2000;
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RCX], 4096 - 3001);
+	assert_int_equal(e->cpu.st.gpr[X86_RSI], DATA + 3001);
+	assert_int_equal(emu_cpu_rflags(&e->cpu) & 0x40, 0); /* ZF clear: stopped on a difference */
+}
+
+/* emu_cpu_reset: the state of a fresh emu_cpu, callbacks kept, no stale decoded code. */
+static void test_reset(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st, a, b;
+	struct emu_cpu *fresh = calloc(1, sizeof(*fresh));
+
+	assert_non_null(fresh);
+	CODE_AT(e, CODE, 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4); /* mov eax, 1; hlt */
+	assert_int_equal(run_k(e, NULL), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RAX], 1);
+	emu_cpu_inject_nmi(&e->cpu);
+	emu_cpu_reset(&e->cpu);
+	assert_int_equal(emu_cpu_init(fresh, &env_ops, e), 0);
+	emu_cpu_get_state(&e->cpu, &a);
+	emu_cpu_get_state(fresh, &b);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(e->cpu.exc_exit, 0);
+	assert_int_equal(e->cpu.nmi_pending, 0);
+	assert_ptr_equal(e->cpu.sys, &env_sys);
+	emu_cpu_destroy(fresh);
+	free(fresh);
+	/* New code at the same address runs (the decode cache was emptied, and the write through
+	 * the test's RAM pointer bypassed the emulator). */
+	memcpy(e->ram + CODE, (const uint8_t[]){0xb8, 0x02, 0x00, 0x00, 0x00, 0xf4}, 6);
+	e->cpu.exc_exit = 1;
+	env_state(e, &st, CODE);
+	assert_int_equal(run_st(e, &st), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RAX], 2);
+}
+
+/* 32-bit PAE paging set up outside the emulator (a loader or a migrated state): the PDPTEs come
+ * from CR3 at emu_cpu_set_state, so the first access translates. */
+static void test_pae_set_state(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+	const uint64_t pdpt = 0x60000;
+
+	put64(e, pdpt, PD | PTE_P); /* PAE PDPTEs have no W/U bits */
+	put64(e, pdpt + 8, 0);
+	put64(e, pdpt + 16, 0);
+	put64(e, pdpt + 24, 0);
+	put64(e, DATA, 0x1122334455667788ull);
+	CODE_AT(e, CODE, 0x8b, 0x05, DATA & 0xff, (DATA >> 8) & 0xff, DATA >> 16, 0x00, /* mov eax */
+		0xf4);
+	x86_state_flat32(&st, CODE, GDT, 8 * 8 - 1);
+	st.cr0 |= X86_CR0_PG;
+	st.cr4 |= X86_CR4_PAE;
+	st.cr3 = pdpt;
+	assert_int_equal(run_st(e, &st), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RAX], 0x55667788);
+	/* Reserved bits in a PDPTE: not loaded, so the access faults instead. */
+	put64(e, pdpt, PD | PTE_P | PTE_W);
+	assert_int_equal(run_st(e, &st), EMU_EXIT_EXCEPTION);
+	assert_int_equal(e->cpu.exit.vector, 14);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_rep_chunks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_huge_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pae_set_state, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
