@@ -284,6 +284,14 @@ static void op_round(struct run *r)
 	r->m = m2;
 }
 
+/* The scratch directory goes when the fuzzer exits normally. */
+static void cleanup(void)
+{
+	unlink(img);
+	unlink(basef);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -299,6 +307,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FZ_CHECK(mkdtemp(dir), "mkdtemp");
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(basef, sizeof(basef), "%s/base.img", dir);
+	atexit(cleanup);
 	for (unsigned i = 0; i < DISK_BYTES; i++)
 		pattern[i] = (uint8_t)(i * 7 + i / 512 + 1);
 	mem = aligned_alloc(GMEM_PAGE_SIZE, MEM_SIZE);
