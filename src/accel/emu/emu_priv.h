@@ -375,7 +375,9 @@ void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in);
  * and ends the block, so that the run loop sees pending events and the instruction budget
  * between chunks: x86 REP is interruptible between iterations, and a guest's huge count must not
  * keep the vCPU thread from returning. */
-#define EMU_REP_CHUNK 1024u
+#ifndef EMU_REP_CHUNK
+#define EMU_REP_CHUNK 1024u /* the fuzz build uses a smaller one (Makefile: FUZZ_CFLAGS) */
+#endif
 static inline void emu_rep_yield(struct emu_cpu *c)
 {
 	c->next_rip = c->st.rip;

@@ -256,9 +256,9 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 		reg_set(c, X86_RAX, 1, emu_ld(c, in->seg, v, 1));
 		break;
 	case EMU_OP_MOV_ES:
-		v = c->st.seg[in->reg & 7].selector;
-		if ((in->reg & 7) > X86_GS)
+		if ((in->reg & 7) > X86_GS) /* before indexing seg[] (6 entries) */
 			emu_raise(c, EMU_UD, 0, 0);
+		v = c->st.seg[in->reg & 7].selector;
 		if (in->flags & EMU_I_REG)
 			reg_set(c, in->rm, size, v);
 		else
