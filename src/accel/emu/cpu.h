@@ -159,6 +159,7 @@ struct emu_cpu {
 	uint8_t walk_global; /* the last successful page walk mapped a global page */
 	uint8_t walk_large;  /* ... a large page: log2 of its size minus 12 (0: 4 KiB) */
 	uint64_t tlb_user;   /* EMU_TLB_USER at CPL 3, else 0 */
+	uint64_t tlb_gen;    /* bumped by every TLB flush: the icache's jump cache checks it */
 	uint64_t pdpte[4];   /* PAE page-directory pointers, loaded on CR3 writes */
 	uint64_t icount;     /* retired instructions (TSC without a callback) */
 	uint64_t run_budget; /* icount_left at the start of the run or the last icount update */

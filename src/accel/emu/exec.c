@@ -30,7 +30,8 @@ static inline uint64_t alu_compute(const struct emu_cpu *c, unsigned kind, unsig
 				   uint64_t a, uint64_t b, struct emu_lazy_flags *cc)
 {
 	uint64_t m = sz_mask(size), r;
-	unsigned cf;
+	/* read the carry before cc is written: cc may be &c->cc */
+	unsigned cf = kind == EMU_ALU_ADC || kind == EMU_ALU_SBB ? emu_flags_cf(c) : 0;
 
 	cc->size = (uint8_t)size;
 	cc->src1 = a;
@@ -41,13 +42,11 @@ static inline uint64_t alu_compute(const struct emu_cpu *c, unsigned kind, unsig
 		cc->op = EMU_CC_ADD;
 		break;
 	case EMU_ALU_ADC:
-		cf = emu_flags_cf(c);
 		r = (a + b + cf) & m;
 		cc->op = EMU_CC_ADC;
 		cc->cf = (uint8_t)cf;
 		break;
 	case EMU_ALU_SBB:
-		cf = emu_flags_cf(c);
 		r = (a - b - cf) & m;
 		cc->op = EMU_CC_SBB;
 		cc->cf = (uint8_t)cf;
@@ -74,55 +73,50 @@ static inline uint64_t alu_compute(const struct emu_cpu *c, unsigned kind, unsig
 	return r;
 }
 
-/* E = E op b (or just flags for CMP/TEST when kind is CMP or test is set). */
+/* E = E op b (or just flags for CMP/TEST when kind is CMP or test is set). The flags are written
+ * straight into c->cc where nothing can fault afterwards (a struct copy of a freshly built
+ * local would stall on store forwarding); the slow read-modify-write path keeps them aside until
+ * its store has succeeded. */
 static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned kind, uint64_t b,
 			 int test)
 {
 	unsigned size = in->osize;
-	struct emu_lazy_flags cc;
 	uint64_t r;
 
 	b &= sz_mask(size);
 	if (in->flags & EMU_I_REG) {
 		uint64_t a = reg_get(c, in->rm, size);
 		if (test) {
-			r = a & b;
-			cc = (struct emu_lazy_flags){
-			    .op = EMU_CC_LOGIC, .size = (uint8_t)size, .res = r};
+			cc_set(c, EMU_CC_LOGIC, size, a & b, 0, 0);
 		} else {
-			r = alu_compute(c, kind, size, a, b, &cc);
+			r = alu_compute(c, kind, size, a, b, &c->cc);
 			if (kind != EMU_ALU_CMP)
 				reg_set(c, in->rm, size, r);
 		}
-		c->cc = cc;
 		return;
 	}
 	uint64_t ea = emu_ea(c, in);
 	if (test || kind == EMU_ALU_CMP) {
 		uint64_t a = emu_ld(c, in->seg, ea, size);
-		if (test) {
-			r = a & b;
-			cc = (struct emu_lazy_flags){
-			    .op = EMU_CC_LOGIC, .size = (uint8_t)size, .res = r};
-		} else {
-			alu_compute(c, kind, size, a, b, &cc);
-		}
-		c->cc = cc;
+		if (test)
+			cc_set(c, EMU_CC_LOGIC, size, a & b, 0, 0);
+		else
+			alu_compute(c, kind, size, a, b, &c->cc);
 		return;
 	}
-	/* Read-modify-write. With LOCK this becomes an atomic RMW on the host pointer once vCPUs
-	 * run on parallel threads; one thread per guest makes it trivially atomic today. */
+	/* Read-modify-write (with LOCK, emu_exec_locked runs this on a private operand copy). */
 	uint64_t lin = emu_linear(c, in->seg, ea, size, EMU_ACC_W);
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 	if (likely(e->tag_w == emu_tag(c, lin) && (lin & 0xfff) <= 4096 - size)) {
 		uint8_t *p = (uint8_t *)(uintptr_t)(lin + e->addend);
-		r = alu_compute(c, kind, size, ld_host(p, size), b, &cc);
+		r = alu_compute(c, kind, size, ld_host(p, size), b, &c->cc);
 		st_host(p, size, r);
 	} else {
+		struct emu_lazy_flags cc;
 		r = alu_compute(c, kind, size, emu_ld_lin(c, lin, size), b, &cc);
 		emu_st_lin(c, lin, size, r);
+		c->cc = cc;
 	}
-	c->cc = cc;
 }
 
 static inline void exec_incdec(struct emu_cpu *c, const struct emu_insn *in, int dec)
@@ -304,7 +298,7 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 }
 
 /* Execute one decoded instruction. Returns 0 or an exit reason. */
-static inline int exec_one(struct emu_cpu *c, const struct emu_insn *in)
+static inline __attribute__((always_inline)) int exec_one(struct emu_cpu *c, const struct emu_insn *in)
 {
 	unsigned size = in->osize;
 	uint64_t v;
@@ -319,12 +313,10 @@ static inline int exec_one(struct emu_cpu *c, const struct emu_insn *in)
 		alu_e(c, in, in->sub, in->imm, 0);
 		break;
 	case EMU_OP_ALU_GE: {
-		struct emu_lazy_flags cc;
-		v = alu_compute(c, in->sub, size, reg_get(c, in->reg, size), emu_get_e(c, in, size),
-				&cc);
+		uint64_t e = emu_get_e(c, in, size); /* may fault: before the flags change */
+		v = alu_compute(c, in->sub, size, reg_get(c, in->reg, size), e, &c->cc);
 		if (in->sub != EMU_ALU_CMP)
 			reg_set(c, in->reg, size, v);
-		c->cc = cc;
 		break;
 	}
 	case EMU_OP_TEST_EG:

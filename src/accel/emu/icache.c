@@ -23,6 +23,16 @@
 #define IC_MAX_PAGES (1u << 14)
 #define IC_BLOCK_INSNS 64
 #define IC_DEAD 0xff
+#define IC_JC_BITS 10 /* the jump cache: a small direct-mapped front for the hash table */
+#define IC_VJC_BITS 10
+
+/* The virtual jump cache: the block last found for a linear RIP, in a mode and at a privilege,
+ * valid while no TLB flush happened since (tlb_gen) and the block still translates that gpa. */
+struct ic_vjc {
+	uint64_t lin, gpa, gen;
+	uint32_t ctx; /* mode | tlb_user << 8 */
+	uint32_t bi;  /* block index + 1 */
+};
 
 struct ic_page {
 	uint64_t page;
@@ -31,6 +41,8 @@ struct ic_page {
 };
 
 struct emu_icache {
+	struct ic_vjc vjc[1u << IC_VJC_BITS];
+	uint32_t jc[1u << IC_JC_BITS]; /* block index + 1 of a recent block at this slot, or 0 */
 	uint32_t hash[1u << IC_HASH_BITS];
 	uint32_t page_hash[1u << IC_PAGE_BITS];
 	uint32_t nblocks, ninsns, npages, page_free;
@@ -68,6 +80,7 @@ void emu_icache_destroy(struct emu_cpu *c)
 
 static void ic_flush(struct emu_icache *ic)
 {
+	memset(ic->jc, 0, sizeof(ic->jc));
 	memset(ic->hash, 0, sizeof(ic->hash));
 	memset(ic->page_hash, 0, sizeof(ic->page_hash));
 	ic->nblocks = ic->ninsns = ic->npages = ic->page_free = 0;
@@ -262,10 +275,39 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 	return b;
 }
 
+static const struct emu_block *ic_lookup(struct emu_cpu *c, uint64_t lin,
+					 const struct emu_insn **insns);
+
 const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns)
 {
 	struct emu_icache *ic = c->icache;
-	uint64_t lin = (c->seg_base[X86_CS] + c->st.rip) & c->lin_mask, gpa;
+	uint64_t lin = (c->seg_base[X86_CS] + c->st.rip) & c->lin_mask;
+	struct ic_vjc *v = &ic->vjc[(uint32_t)(lin ^ (lin >> IC_VJC_BITS)) & ((1u << IC_VJC_BITS) - 1)];
+	uint32_t ctx = c->mode | (uint32_t)c->tlb_user << 8;
+	if (likely(v->lin == lin && v->gen == c->tlb_gen && v->ctx == ctx && v->bi &&
+		   v->bi <= ic->nblocks)) {
+		const struct emu_block *b = &ic->blocks[v->bi - 1];
+		if (likely(b->gpa == v->gpa && b->mode == c->mode)) {
+			*insns = &ic->insns[b->first];
+			return b;
+		}
+	}
+	const struct emu_block *b = ic_lookup(c, lin, insns);
+	if (b->mode != IC_DEAD) { /* a cached block (not an MMIO or uncached one) */
+		v->lin = lin;
+		v->gpa = b->gpa;
+		v->gen = c->tlb_gen;
+		v->ctx = ctx;
+		v->bi = (uint32_t)(b - ic->blocks) + 1;
+	}
+	return b;
+}
+
+static const struct emu_block *ic_lookup(struct emu_cpu *c, uint64_t lin,
+					 const struct emu_insn **insns)
+{
+	struct emu_icache *ic = c->icache;
+	uint64_t gpa;
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 
 	if (likely(e->tag_x == emu_tag(c, lin))) {
@@ -275,9 +317,21 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 		if (!e)
 			return ic_mmio_block(c, gpa, insns);
 	}
+	/* A slot holds any block index up to nblocks; a block whose gpa and mode match is a valid
+	 * translation whichever way it got there (dead blocks have mode IC_DEAD). */
+	uint32_t *jc = &ic->jc[(uint32_t)(gpa ^ (gpa >> IC_JC_BITS)) & ((1u << IC_JC_BITS) - 1)];
+	uint32_t j = *jc;
+	if (likely(j && j <= ic->nblocks)) {
+		const struct emu_block *b = &ic->blocks[j - 1];
+		if (likely(b->gpa == gpa && b->mode == c->mode)) {
+			*insns = &ic->insns[b->first];
+			return b;
+		}
+	}
 	for (uint32_t i = ic->hash[ic_hash(gpa, c->mode)]; i;) {
 		const struct emu_block *b = &ic->blocks[i - 1];
 		if (b->gpa == gpa && b->mode == c->mode) {
+			*jc = i;
 			*insns = &ic->insns[b->first];
 			return b;
 		}
@@ -288,7 +342,7 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 
 void emu_icache_reset(struct emu_cpu *c)
 {
-	/* Everything before the pools: the hash heads and the counters. The pools' stale contents
-	 * are unreachable once those are zero (as after a fresh calloc). */
+	/* Everything before the pools: the lookup caches, the hash heads and the counters. The
+	 * pools' stale contents are unreachable once those are zero (as after a fresh calloc). */
 	memset(c->icache, 0, offsetof(struct emu_icache, blocks));
 }

@@ -16,12 +16,14 @@ static inline void tlb_kill(struct emu_tlb_entry *e)
 
 void emu_tlb_flush(struct emu_cpu *c)
 {
+	c->tlb_gen++;
 	for (unsigned i = 0; i < EMU_TLB_SIZE; i++)
 		tlb_kill(&c->tlb[i]);
 }
 
 void emu_tlb_flush_nonglobal(struct emu_cpu *c)
 {
+	c->tlb_gen++;
 	for (unsigned i = 0; i < EMU_TLB_SIZE; i++)
 		if (!c->tlb[i].global)
 			tlb_kill(&c->tlb[i]);
@@ -30,6 +32,7 @@ void emu_tlb_flush_nonglobal(struct emu_cpu *c)
 /* INVLPG: every entry that came from the guest page containing lin (large pages were split). */
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 {
+	c->tlb_gen++;
 	for (unsigned i = 0; i < EMU_TLB_SIZE; i++) {
 		struct emu_tlb_entry *e = &c->tlb[i];
 		if (e->tag_r != EMU_TLB_INVALID && !((e->tag_r ^ lin) & e->lmask))
