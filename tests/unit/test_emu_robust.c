@@ -1,7 +1,7 @@
 /* Unit tests for emu's behaviour on hostile or unusual guest input, the cases the decoder/executor
  * fuzzer (fuzz/fuzz_emu.c) found or relies on: a REP string instruction with a huge count gives
  * control back within the instruction budget and to emu_request_stop, and resumes where it left
- * off; emu_cpu_reset restores the emu_cpu_init state; emu_cpu_set_state of a PAE-paging state
+ * off; exception deliveries count against the budget; emu_cpu_reset restores the emu_cpu_init state; emu_cpu_set_state of a PAE-paging state
  * loads the PDPTEs from CR3. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,6 +95,27 @@ static void test_rep_huge_count(void **state)
 	assert_int_equal(emu_cpu_rflags(&e->cpu) & 0x40, 0); /* ZF clear: stopped on a difference */
 }
 
+/* Exception delivery counts against the budget: a #PF handler whose own fetch faults is
+ * delivered again and again (here until the stack runs out, in 16-bit code with a wrapping stack
+ * forever), and emu_run(10) returns after 10 deliveries. */
+static void test_exception_loop_budget(void **state)
+{
+	struct env *e = *state;
+
+	e->cpu.exc_exit = 0;
+	env_set_pte(e, 0x150000, 0);
+	env_set_gate(e, 14, 0x150000, 0, 1);
+	CODE_AT(e, CODE, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x15, 0x00, 0xf4); /* mov eax, [0x150000] */
+	struct x86_cpu_state st;
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 10), EMU_EXIT_LIMIT);
+	assert_int_equal(e->cpu.st.rip, 0x150000);
+	assert_int_equal(rsp(e), KSTACK - 10 * 48);
+	/* Unbounded, it ends once the stack is used up: the push faults, so does #DF's. */
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_TRIPLE_FAULT);
+}
+
 /* emu_cpu_reset: the state of a fresh emu_cpu, callbacks kept, no stale decoded code. */
 static void test_reset(void **state)
 {
@@ -158,6 +179,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_rep_chunks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_huge_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pae_set_state, setup, teardown),
 	};

@@ -237,7 +237,8 @@ void emu_tlb_flush(struct emu_cpu *cpu);
  * writing guest memory behind the emulator's back (DMA, loaders). */
 void emu_invalidate_phys(struct emu_cpu *cpu, uint64_t gpa, uint64_t len);
 
-/* Run until an exit condition or max_insns retired instructions (0 means no limit), delivering
+/* Run until an exit condition or max_insns retired instructions (0 means no limit; a delivered
+ * exception counts as one, and a REP string instruction retires in chunks), delivering
  * exceptions architecturally where the implemented subset allows. Returns an enum emu_exit;
  * cpu->exit holds the details. st.rip names the instruction that did not complete (for
  * EXCEPTION and UNIMPL; after INT n/INT3, which trap, the next one), or the next one. */

@@ -561,6 +561,13 @@ int emu_run(struct emu_cpu *c, uint64_t max_insns)
 			emu_cpu_update_mode(c);
 			goto out;
 		}
+		/* A delivered exception counts against the budget like an instruction: a handler
+		 * that faults again (e.g. on its own fetch, with a stack that wraps and never
+		 * overflows) would otherwise loop here without end. */
+		if (--c->icount_left == 0) {
+			c->exit.reason = EMU_EXIT_LIMIT;
+			goto out;
+		}
 	}
 	c->exit.reason = (uint32_t)run_blocks(c);
 out:
