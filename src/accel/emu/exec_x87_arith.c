@@ -9,7 +9,7 @@
  * bits instead of the hardware's 64); the difftest does not generate them. */
 #include <math.h>
 
-#include "accel/emu/sse_fp.h"
+#include "accel/emu/x87_priv.h"
 
 static unsigned clz_u128(unsigned __int128 x)
 {
@@ -18,11 +18,6 @@ static unsigned clz_u128(unsigned __int128 x)
 }
 
 enum { K_ADD, K_MUL, K_COM, K_COMP, K_SUB, K_SUBR, K_DIV, K_DIVR };
-
-static struct sfr indef(void)
-{
-	return sf_default_nan(SF_F80);
-}
 
 static struct sfr nan2(sf_t a, sf_t b)
 {
@@ -43,7 +38,7 @@ static struct sfr op2(struct sf_env *e, unsigned k, sf_t x, sf_t y)
 {
 	if (x.bad || y.bad) {
 		e->flags |= SF_IE;
-		return indef();
+		return x87_indef();
 	}
 	if (x.cls == SF_NAN || y.cls == SF_NAN) {
 		if (sf_is_snan(x) || sf_is_snan(y))
@@ -78,7 +73,7 @@ static void binop(struct emu_cpu *c, unsigned k, unsigned dst, sf_t src, int src
 	if (src_empty || x87_empty(c, dst)) {
 		if (x87_stack_fault(c, 0))
 			return;
-		r = indef();
+		r = x87_indef();
 	} else {
 		r = op2(&e, k, x87_get(c, dst), src);
 		if (x87_finish(c, e.flags, e.up))
@@ -239,7 +234,7 @@ static struct sfr from_double(struct sf_env *e, double d)
 	memcpy(&b, &d, 8);
 	sf_t x = sf_unpack(&none, SF_F64, b);
 	if (x.cls == SF_NAN)
-		return indef();
+		return x87_indef();
 	if (x.cls != SF_ZERO)
 		e->flags |= SF_PE;
 	return sf_pack(e, SF_F80, x);
@@ -250,7 +245,7 @@ static int special1(struct sf_env *e, sf_t x, struct sfr *r)
 {
 	if (x.bad) {
 		e->flags |= SF_IE;
-		*r = indef();
+		*r = x87_indef();
 		return 1;
 	}
 	if (x.cls == SF_NAN) {
@@ -271,7 +266,7 @@ static void unary(struct emu_cpu *c, unsigned modrm)
 
 	if (!st0_or_fault(c, &x, &wi)) {
 		if (wi)
-			x87_set(c, 0, indef());
+			x87_set(c, 0, x87_indef());
 		return;
 	}
 	x87_env(c, &e, modrm == 0xfa);
@@ -298,7 +293,7 @@ static void unary(struct emu_cpu *c, unsigned modrm)
 		default: { /* FSIN, FCOS */
 			if (x.cls == SF_INF) {
 				e.flags |= SF_IE;
-				r = indef();
+				r = x87_indef();
 				break;
 			}
 			if (x.cls == SF_NORM && x.exp >= 63) {
@@ -308,9 +303,9 @@ static void unary(struct emu_cpu *c, unsigned modrm)
 			double d = to_double(x);
 			if (x.den)
 				e.flags |= SF_DE;
-			r = modrm == 0xfe && x.cls == SF_ZERO ? sf_pack(&e, SF_F80, x)
-							     : from_double(&e, modrm == 0xfe ? sin(d)
-											   : cos(d));
+			r = modrm == 0xfe && x.cls == SF_ZERO
+				? sf_pack(&e, SF_F80, x)
+				: from_double(&e, modrm == 0xfe ? sin(d) : cos(d));
 			x87_set_cc(c, X87_C2, 0);
 		}
 		}
@@ -331,13 +326,13 @@ static void binary_fn(struct emu_cpu *c, unsigned modrm)
 	if (x87_empty(c, 0) || x87_empty(c, 1)) {
 		if (x87_stack_fault(c, 0))
 			return;
-		r = indef();
+		r = x87_indef();
 		goto write;
 	}
 	sf_t x = x87_get(c, 0), y = x87_get(c, 1);
 	if (x.bad || y.bad) {
 		e.flags |= SF_IE;
-		r = indef();
+		r = x87_indef();
 	} else if (x.cls == SF_NAN || y.cls == SF_NAN) {
 		if (sf_is_snan(x) || sf_is_snan(y))
 			e.flags |= SF_IE;
@@ -349,7 +344,7 @@ static void binary_fn(struct emu_cpu *c, unsigned modrm)
 			int bad = (!y.sign && x.cls == SF_ZERO) || (y.sign && x.cls == SF_INF);
 			if (bad) {
 				e.flags |= SF_IE;
-				r = indef();
+				r = x87_indef();
 			} else {
 				sf_t z = x;
 				if (x.cls == SF_NORM)
@@ -372,7 +367,7 @@ static void binary_fn(struct emu_cpu *c, unsigned modrm)
 		} else if (modrm == 0xf1) {
 			if (x.sign && x.cls != SF_ZERO) {
 				e.flags |= SF_IE;
-				r = indef();
+				r = x87_indef();
 				goto done;
 			}
 			if (x.cls == SF_ZERO && y.cls != SF_ZERO)
@@ -402,15 +397,15 @@ static void push2(struct emu_cpu *c, unsigned modrm)
 
 	if (!st0_or_fault(c, &x, &wi)) {
 		if (wi) {
-			x87_set(c, 0, indef());
-			x87_push(c, indef()); /* without an overflow check, as the hardware */
+			x87_set(c, 0, x87_indef());
+			x87_push(c, x87_indef()); /* without an overflow check, as the hardware */
 		}
 		return;
 	}
 	if (!x87_empty(c, 7)) {
 		if (!x87_stack_fault(c, 1)) {
-			x87_set(c, 0, indef());
-			x87_push(c, indef());
+			x87_set(c, 0, x87_indef());
+			x87_push(c, x87_indef());
 		}
 		return;
 	}
@@ -446,17 +441,19 @@ static void push2(struct emu_cpu *c, unsigned modrm)
 	} else {
 		if (x.cls == SF_INF) {
 			e.flags |= SF_IE;
-			a = b = indef();
+			a = b = x87_indef();
 		} else if (x.cls == SF_NORM && x.exp >= 63) {
 			x87_set_cc(c, X87_C2, X87_C2);
 			return;
 		} else {
 			double d = to_double(x);
 			if (modrm == 0xf2) {
-				a = x.cls == SF_ZERO ? sf_pack(&e, SF_F80, x) : from_double(&e, tan(d));
+				a = x.cls == SF_ZERO ? sf_pack(&e, SF_F80, x)
+						     : from_double(&e, tan(d));
 				b = (struct sfr){1ull << 63, 0x3fff};
 			} else {
-				a = x.cls == SF_ZERO ? sf_pack(&e, SF_F80, x) : from_double(&e, sin(d));
+				a = x.cls == SF_ZERO ? sf_pack(&e, SF_F80, x)
+						     : from_double(&e, sin(d));
 				b = from_double(&e, cos(d));
 			}
 			x87_set_cc(c, X87_C2, 0);
@@ -479,14 +476,14 @@ static void fprem(struct emu_cpu *c, int ieee)
 	if (x87_empty(c, 0) || x87_empty(c, 1)) {
 		x87_set_cc(c, X87_C2, 0);
 		if (!x87_stack_fault(c, 0))
-			x87_set(c, 0, indef());
+			x87_set(c, 0, x87_indef());
 		return;
 	}
 	sf_t x = x87_get(c, 0), y = x87_get(c, 1);
 	uint16_t cc = 0, ccmask = X87_C0 | X87_C1 | X87_C2 | X87_C3;
 	if (x.bad || y.bad) {
 		e.flags |= SF_IE;
-		r = indef();
+		r = x87_indef();
 		ccmask = X87_C1 | X87_C2;
 	} else if (x.cls == SF_NAN || y.cls == SF_NAN) {
 		if (sf_is_snan(x) || sf_is_snan(y))
@@ -495,7 +492,7 @@ static void fprem(struct emu_cpu *c, int ieee)
 		ccmask = X87_C1 | X87_C2;
 	} else if (x.cls == SF_INF || y.cls == SF_ZERO) {
 		e.flags |= SF_IE;
-		r = indef();
+		r = x87_indef();
 		ccmask = X87_C1 | X87_C2;
 	} else {
 		if (x.den || y.den)
@@ -518,7 +515,8 @@ static void fprem(struct emu_cpu *c, int ieee)
 			r = sf_pack(&e, SF_F80, z);
 			cc = X87_C2; /* incomplete; the quotient bits read as 0 (AMD) */
 		} else {
-			/* x = X 2^(xe-63), y = Y 2^(ye-63): X 2^d = q Y + R, remainder R 2^(ye-63) */
+			/* x = X 2^(xe-63), y = Y 2^(ye-63): X 2^d = q Y + R, remainder R 2^(ye-63)
+			 */
 			u128 num = d >= 0 ? (u128)x.sig << d : (u128)x.sig;
 			u128 den = d >= 0 ? (u128)y.sig : (u128)y.sig << 1;
 			u128 qq = num / den, rem = num % den;
@@ -543,7 +541,8 @@ static void fprem(struct emu_cpu *c, int ieee)
 			if (d == -1 && !ieee)
 				q = 0;
 		}
-		cc |= (uint16_t)((q & 1 ? X87_C1 : 0) | (q & 2 ? X87_C3 : 0) | (q & 4 ? X87_C0 : 0));
+		cc |=
+		    (uint16_t)((q & 1 ? X87_C1 : 0) | (q & 2 ? X87_C3 : 0) | (q & 4 ? X87_C0 : 0));
 	}
 	if (x87_finish(c, e.flags, -1)) {
 		x87_set_cc(c, X87_C2, 0); /* an unmasked exception: only C2 is cleared */
@@ -587,7 +586,7 @@ void x87_d9_math(struct emu_cpu *c, const struct emu_insn *in, unsigned modrm)
 	case 0xe1: /* FABS */
 		if (x87_empty(c, 0)) {
 			if (!x87_stack_fault(c, 0))
-				x87_set(c, 0, indef());
+				x87_set(c, 0, x87_indef());
 			return;
 		}
 		r = x87_raw(c, 0);

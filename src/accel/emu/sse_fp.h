@@ -1,5 +1,5 @@
 /* emu: software floating point shared by the SSE (exec_sse_fp.c, exec_sse_cvt.c) and x87
- * (exec_x87*.c) code, and the SSE lane helpers built on it.
+ * (exec_x87*.c, whose own internals are in x87_priv.h) code, and the SSE lane helpers built on it.
  *
  * All arithmetic is integer arithmetic on unpacked values (exec_sse_sf.c): no host FPU state,
  * rounding mode or exception flags are involved, so results, NaN payloads and flags are the
@@ -111,68 +111,5 @@ static inline void fp_set(xmm_t *v, unsigned i, int is32, uint64_t x)
  * operand's NaN wins, quietened; MIN/MAX return the second operand on NaN or equality). */
 uint64_t fp_lane(struct sf_env *e, unsigned op, int is32, uint64_t a, uint64_t b);
 void sse_fp_dp(struct emu_cpu *c, const struct emu_insn *in, int is32);
-
-/* ---- x87 internals shared by exec_x87.c and exec_x87_arith.c ----
- * ST(i) lives in image slot i (FX_ST + 16 * i); tags are the abridged FTW bits of the physical
- * registers R((TOP + i) & 7). Results are written with bytes 10-15 of the slot cleared. */
-
-#define X87_C0 0x0100u
-#define X87_C1 0x0200u
-#define X87_C2 0x0400u
-#define X87_C3 0x4000u
-#define X87_SF 0x0040u
-
-static inline unsigned x87_top(const struct emu_cpu *c)
-{
-	return (unsigned)(c->st.fxsave[FX_FSW + 1] >> 3) & 7;
-}
-
-static inline int x87_empty(const struct emu_cpu *c, unsigned i)
-{
-	return !((c->st.fxsave[FX_FTW] >> ((x87_top(c) + i) & 7)) & 1);
-}
-
-static inline struct sfr x87_raw(const struct emu_cpu *c, unsigned i)
-{
-	struct sfr r;
-	memcpy(&r.m, c->st.fxsave + FX_ST + 16 * (i & 7), 8);
-	memcpy(&r.se, c->st.fxsave + FX_ST + 16 * (i & 7) + 8, 2);
-	return r;
-}
-
-static inline sf_t x87_get(const struct emu_cpu *c, unsigned i)
-{
-	struct sfr r = x87_raw(c, i);
-	return sf_unpack80(r.m, r.se);
-}
-
-/* Write ST(i) and mark it valid. */
-void x87_set(struct emu_cpu *c, unsigned i, struct sfr v);
-/* Push v (the caller has checked for overflow) / pop ST(0) (tag empty, TOP + 1). */
-void x87_push(struct emu_cpu *c, struct sfr v);
-void x87_pop(struct emu_cpu *c);
-/* Environment from FCW: rounding control, masks and (pc) the precision control. */
-void x87_env(const struct emu_cpu *c, struct sf_env *e, int pc);
-/* Record the exception flags (SF_* plus X87_SF) of an instruction in FSW and set C1 to c1 (0 or
- * 1; -1 leaves it alone). Unmasked exceptions set ES and B (the
- * #MF comes at the next waiting instruction); an unmasked pre-computation exception (IE DE ZE)
- * keeps only those flags and returns 1: the caller must not write its result. */
-int x87_finish(struct emu_cpu *c, uint32_t flags, int c1);
-/* Stack overflow (push onto a valid register) or underflow (an empty operand): IE and SF with
- * C1 = overflow. Returns 1 when IE is unmasked (the instruction does nothing more). */
-int x87_stack_fault(struct emu_cpu *c, int overflow);
-/* Record FOP, FIP and (mem) FDP for a non-control instruction. */
-void x87_ptrs(struct emu_cpu *c, const struct emu_insn *in, int mem);
-/* Condition codes C0-C3 (the X87_C* bits in cc are set, the others in mask cleared). */
-void x87_set_cc(struct emu_cpu *c, uint16_t mask, uint16_t cc);
-/* An m32/m64/m80 floating-point or m16/m32/m64 integer memory operand as an unpacked value. */
-sf_t x87_ld_real(struct emu_cpu *c, const struct emu_insn *in, unsigned size);
-sf_t x87_ld_int(struct emu_cpu *c, const struct emu_insn *in, unsigned size);
-
-/* exec_x87_arith.c: D8/DA/DC/DE arithmetic and compares, FCOMI/FUCOMI(P), and the D9 E0-FF
- * group (FCHS FABS FTST FXAM and the math functions). op is the opcode byte & 7, modrm. */
-void x87_arith(struct emu_cpu *c, const struct emu_insn *in, unsigned op, unsigned modrm);
-void x87_comi(struct emu_cpu *c, const struct emu_insn *in, unsigned i, int quiet, int pop);
-void x87_d9_math(struct emu_cpu *c, const struct emu_insn *in, unsigned modrm);
 
 #endif
