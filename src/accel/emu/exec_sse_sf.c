@@ -15,12 +15,6 @@ struct fmtinfo {
 static const struct fmtinfo fmts[3] = {
     {127, 0xff, 24, 192}, {1023, 0x7ff, 53, 1536}, {16383, 0x7fff, 64, 24576}};
 
-static inline unsigned clz128(u128 x)
-{
-	uint64_t hi = (uint64_t)(x >> 64);
-	return hi ? (unsigned)__builtin_clzll(hi) : 64 + (unsigned)__builtin_clzll((uint64_t)x);
-}
-
 /* Pack a biased exponent field and an x87-style significand (integer bit at 63). */
 static struct sfr raw(int fmt, unsigned sign, int32_t be, uint64_t m)
 {
@@ -152,8 +146,8 @@ static struct sfr sf_round(struct sf_env *e, int fmt, unsigned sign, int32_t exp
 
 	e->up = 0;
 	if (be < 1) {
-		/* Tininess after rounding: the value rounded to p bits with an unbounded exponent is
-		 * below the smallest normal. */
+		/* Tininess after rounding: the value rounded to p bits with an unbounded exponent
+		 * is below the smallest normal. */
 		tiny = 1;
 		if (be == 0) {
 			k = sig >> sh;
@@ -277,7 +271,7 @@ struct sfr sf_add(struct sf_env *e, int fmt, sf_t a, sf_t b)
 	r = a.sign == b.sign ? x + y : x - y;
 	if (!r)
 		return zero(fmt, (e->rc & 3) == 1);
-	unsigned lz = clz128(r);
+	unsigned lz = sf_clz128(r);
 	return sf_round(e, fmt, a.sign, a.exp + 2 - (int32_t)lz, r << lz);
 }
 
@@ -322,7 +316,7 @@ struct sfr sf_div(struct sf_env *e, int fmt, sf_t a, sf_t b)
 	u128 n2 = r1 << 62;
 	u128 q2 = n2 / b.sig, r2 = n2 % b.sig;
 	u128 q = (q1 << 62) | q2 | (r2 != 0);
-	unsigned lz = clz128(q);
+	unsigned lz = sf_clz128(q);
 	return sf_round(e, fmt, sign, a.exp - b.exp + 1 - (int32_t)lz, q << lz);
 }
 
@@ -353,7 +347,7 @@ struct sfr sf_sqrt(struct sf_env *e, int fmt, sf_t a)
 		}
 	}
 	u128 r = (root << 1) | (rem != 0);
-	unsigned lz = clz128(r);
+	unsigned lz = sf_clz128(r);
 	return sf_round(e, fmt, 0, 127 - K - 1 - (int32_t)lz + (E - (int32_t)s) / 2, r << lz);
 }
 
@@ -437,14 +431,7 @@ sf_t sf_round_int(struct sf_env *e, sf_t x, unsigned rc)
 		e->flags |= SF_PE;
 	if (round_inc(rc, x.sign, (unsigned)k & 1, half, sticky))
 		k++;
-	sf_t r = {0, 0, x.sign, SF_ZERO, 0, 0};
-	if (k) {
-		unsigned lz = (unsigned)__builtin_clzll(k);
-		r.cls = SF_NORM;
-		r.sig = k << lz;
-		r.exp = 63 - (int32_t)lz;
-	}
-	return r;
+	return sf_norm(x.sign, 63, k);
 }
 
 int sf_cmp(sf_t a, sf_t b)

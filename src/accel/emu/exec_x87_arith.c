@@ -11,12 +11,6 @@
 
 #include "accel/emu/x87_priv.h"
 
-static unsigned clz_u128(unsigned __int128 x)
-{
-	uint64_t hi = (uint64_t)(x >> 64);
-	return hi ? (unsigned)__builtin_clzll(hi) : 64 + (unsigned)__builtin_clzll((uint64_t)x);
-}
-
 enum { K_ADD, K_MUL, K_COM, K_COMP, K_SUB, K_SUBR, K_DIV, K_DIVR };
 
 static struct sfr nan2(sf_t a, sf_t b)
@@ -426,14 +420,7 @@ static void push2(struct emu_cpu *c, unsigned modrm)
 			if (x.den)
 				e.flags |= SF_DE;
 			int64_t ev = x.exp;
-			sf_t ee = {0, 0, ev < 0, SF_ZERO, 0, 0};
-			uint64_t m = ev < 0 ? (uint64_t)-ev : (uint64_t)ev;
-			if (m) {
-				unsigned lz = (unsigned)__builtin_clzll(m);
-				ee.cls = SF_NORM;
-				ee.sig = m << lz;
-				ee.exp = 63 - (int32_t)lz;
-			}
+			sf_t ee = sf_norm(ev < 0, 63, ev < 0 ? (uint64_t)-ev : (uint64_t)ev);
 			a = sf_pack(&ex, SF_F80, ee);
 			x.exp = 0;
 			b = sf_pack(&e, SF_F80, x);
@@ -505,14 +492,7 @@ static void fprem(struct emu_cpu *c, int ieee)
 			unsigned n = ((unsigned)d & 31) | 32;
 			u128 num = (u128)x.sig << n;
 			uint64_t rem = (uint64_t)(num % y.sig);
-			sf_t z = {rem, 0, x.sign, SF_ZERO, 0, 0};
-			if (rem) {
-				unsigned lz = (unsigned)__builtin_clzll(rem);
-				z.cls = SF_NORM;
-				z.sig = rem << lz;
-				z.exp = x.exp - (int32_t)n - (int32_t)lz;
-			}
-			r = sf_pack(&e, SF_F80, z);
+			r = sf_pack(&e, SF_F80, sf_norm(x.sign, x.exp - (int32_t)n, rem));
 			cc = X87_C2; /* incomplete; the quotient bits read as 0 (AMD) */
 		} else {
 			/* x = X 2^(xe-63), y = Y 2^(ye-63): X 2^d = q Y + R, remainder R 2^(ye-63)
@@ -530,7 +510,7 @@ static void fprem(struct emu_cpu *c, int ieee)
 			q = (uint64_t)qq;
 			sf_t z = {0, 0, (uint8_t)sign, SF_ZERO, 0, 0};
 			if (rem) {
-				unsigned lz = clz_u128(rem);
+				unsigned lz = sf_clz128(rem);
 				z.cls = SF_NORM;
 				z.sig = (uint64_t)((rem << lz) >> 64);
 				z.exp = rexp + 64 - (int32_t)lz;

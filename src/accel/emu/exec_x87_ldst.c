@@ -15,23 +15,9 @@ sf_t x87_ld_real(struct emu_cpu *c, const struct emu_insn *in, unsigned size)
 	return sf_unpack(&none, size == 4 ? SF_F32 : SF_F64, emu_ld(c, in->seg, ea, size));
 }
 
-/* sign * m as an unpacked value */
-static sf_t sf_of_mag(unsigned sign, uint64_t m)
-{
-	sf_t x = {0, 0, (uint8_t)sign, SF_ZERO, 0, 0};
-
-	if (m) {
-		unsigned lz = (unsigned)__builtin_clzll(m);
-		x.cls = SF_NORM;
-		x.sig = m << lz;
-		x.exp = 63 - (int32_t)lz;
-	}
-	return x;
-}
-
 static sf_t sf_of_int(int64_t v)
 {
-	return sf_of_mag(v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+	return sf_norm(v < 0, 63, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
 sf_t x87_ld_int(struct emu_cpu *c, const struct emu_insn *in, unsigned size)
@@ -186,7 +172,7 @@ void x87_fist(struct emu_cpu *c, const struct emu_insn *in, unsigned size, int p
 		sf_t ax = x;
 		ax.sign = 0;
 		int up = ok && (e.flags & SF_PE) &&
-			 sf_cmp(sf_of_mag(0, r < 0 ? 0 - (uint64_t)r : (uint64_t)r), ax) > 0;
+			 sf_cmp(sf_norm(0, 63, r < 0 ? 0 - (uint64_t)r : (uint64_t)r), ax) > 0;
 		if (x87_finish(c, e.flags, up))
 			return;
 	}
@@ -215,7 +201,7 @@ void x87_fbstp(struct emu_cpu *c, const struct emu_insn *in)
 		uint64_t m = r < 0 ? 0 - (uint64_t)r : (uint64_t)r;
 		sf_t ax = x;
 		ax.sign = 0;
-		int up = ok && (e.flags & SF_PE) && sf_cmp(sf_of_mag(0, m), ax) > 0;
+		int up = ok && (e.flags & SF_PE) && sf_cmp(sf_norm(0, 63, m), ax) > 0;
 		if (ok && m < 1000000000000000000ull) {
 			lo = 0;
 			hi = x.sign ? 0x8000 : 0;

@@ -26,6 +26,27 @@ typedef struct {
 	uint8_t sign, cls, den, bad;
 } sf_t;
 
+/* (-1)^sign * m * 2^(exp - 63) normalised (bit 63 of sig set); m = 0 gives a signed zero. */
+static inline sf_t sf_norm(unsigned sign, int32_t exp, uint64_t m)
+{
+	sf_t x = {0, 0, (uint8_t)sign, SF_ZERO, 0, 0};
+
+	if (m) {
+		unsigned lz = (unsigned)__builtin_clzll(m);
+		x.cls = SF_NORM;
+		x.sig = m << lz;
+		x.exp = exp - (int32_t)lz;
+	}
+	return x;
+}
+
+/* Leading zeros of a nonzero 128-bit value. */
+static inline unsigned sf_clz128(unsigned __int128 x)
+{
+	uint64_t hi = (uint64_t)(x >> 64);
+	return hi ? (unsigned)__builtin_clzll(hi) : 64 + (unsigned)__builtin_clzll((uint64_t)x);
+}
+
 /* A packed result: F32/F64 bits in m, or an x87 register (significand m, sign/exponent se). */
 struct sfr {
 	uint64_t m;
