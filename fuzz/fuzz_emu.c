@@ -177,16 +177,8 @@ static const struct emu_mem_ops mem_ops = {ram_ptr, mmio_read, mmio_write,
 
 static void sys_cpuid(void *ctx, uint32_t regs[4])
 {
-	const struct cpuid_entry *e = cpuid_find(&cpuid_tab, regs[0], regs[2]);
 	(void)ctx;
-	if (!e) {
-		regs[0] = regs[1] = regs[2] = regs[3] = 0;
-		return;
-	}
-	regs[0] = e->eax;
-	regs[1] = e->ebx;
-	regs[2] = e->ecx;
-	regs[3] = e->edx;
+	cpuid_query(&cpuid_tab, regs);
 }
 
 /* The VMM's MSRs (LAPIC base, TSC deadline, x2APIC) succeed; anything else #GPs. */

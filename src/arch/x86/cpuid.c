@@ -43,6 +43,28 @@ struct cpuid_entry *cpuid_find(struct cpuid_table *t, uint32_t function, uint32_
 	return NULL;
 }
 
+void cpuid_query(struct cpuid_table *t, uint32_t regs[4])
+{
+	uint32_t leaf = regs[0], sub = regs[2];
+	const struct cpuid_entry *e = cpuid_find(t, leaf, sub);
+
+	if (!e && leaf < 0x40000000) {
+		const struct cpuid_entry *l0 = cpuid_find(t, 0, 0);
+		const struct cpuid_entry *lx = cpuid_find(t, 0x80000000, 0);
+		int beyond = leaf >= 0x80000000 ? (!lx || leaf > lx->eax) : (l0 && leaf > l0->eax);
+		if (beyond && l0)
+			e = cpuid_find(t, l0->eax, sub);
+	}
+	if (!e) {
+		regs[0] = regs[1] = regs[2] = regs[3] = 0;
+		return;
+	}
+	regs[0] = e->eax;
+	regs[1] = e->ebx;
+	regs[2] = e->ecx;
+	regs[3] = e->edx;
+}
+
 void cpuid_remove(struct cpuid_table *t, uint32_t function)
 {
 	unsigned j = 0;

@@ -23,6 +23,11 @@ struct cpuid_table {
  * CPUID_FLAG_SIGNIFICANT_INDEX. */
 struct cpuid_entry *cpuid_find(struct cpuid_table *t, uint32_t function, uint32_t index);
 
+/* What the CPUID instruction returns for leaf regs[0], subleaf regs[2], into regs (EAX, EBX,
+ * ECX, EDX): the table's entry; for a leaf above the highest basic or extended one (below the
+ * hypervisor range), the highest basic leaf, as Intel CPUs do; else zeros. */
+void cpuid_query(struct cpuid_table *t, uint32_t regs[4]);
+
 /* Remove every entry of `function`. */
 void cpuid_remove(struct cpuid_table *t, uint32_t function);
 

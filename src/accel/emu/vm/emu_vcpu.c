@@ -87,30 +87,12 @@ static const struct emu_mem_ops emu_vcpu_mem_ops = {cb_ram_ptr, cb_mmio_read, cb
 static void cb_cpuid(void *ctx, uint32_t regs[4])
 {
 	struct emu_vcpu *v = ctx;
-	uint32_t leaf = regs[0], sub = regs[2];
-	const struct cpuid_entry *e = cpuid_find(&v->cpuid, leaf, sub);
+	uint32_t leaf = regs[0];
 
-	if (!e && leaf < 0x40000000) {
-		/* Intel: a leaf above the highest basic one reads as the highest basic leaf. */
-		const struct cpuid_entry *l0 = cpuid_find(&v->cpuid, 0, 0);
-		const struct cpuid_entry *lx = cpuid_find(&v->cpuid, 0x80000000, 0);
-		int beyond = leaf >= 0x80000000 ? (!lx || leaf > lx->eax) : (l0 && leaf > l0->eax);
-		if (beyond && l0)
-			e = cpuid_find(&v->cpuid, l0->eax, sub);
-	}
-	if (!e) {
-		regs[0] = regs[1] = regs[2] = regs[3] = 0;
-		return;
-	}
-	regs[0] = e->eax;
-	regs[1] = e->ebx;
-	regs[2] = e->ecx;
-	regs[3] = e->edx;
-	if (leaf == 1) {
-		/* APIC present only while enabled in IA32_APIC_BASE. */
-		if (!(lapic_apic_base(&v->lapic) & (1ull << 11)))
-			regs[3] &= ~(1u << 9);
-	}
+	cpuid_query(&v->cpuid, regs);
+	/* APIC present only while enabled in IA32_APIC_BASE. */
+	if (leaf == 1 && !(lapic_apic_base(&v->lapic) & (1ull << 11)))
+		regs[3] &= ~(1u << 9);
 }
 
 static uint64_t cb_rdtsc(void *ctx)
