@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "virtio/virtio_blk.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +32,11 @@ const char cli_usage[] =
     "  --console serial|virtio  the terminal's device: the COM1 UART (default), or a\n"
     "                         virtio-console (guest /dev/hvc0) that then gets stdin; COM1\n"
     "                         output still follows --serial\n"
+    "  --disk path=FILE[,ro][,serial=ID][,cache=none|writeback][,base=BASE]\n"
+    "                         add a virtio-blk disk (repeatable, Linux: /dev/vda, vdb, ...):\n"
+    "                         a raw image whose size is a multiple of 512, or with base= a\n"
+    "                         vmoncow copy-on-write overlay (created when missing) over the\n"
+    "                         raw image BASE; ro rejects writes; cache=none uses O_DIRECT\n"
     "  --transport mmio       how virtio devices attach (default and only choice: mmio)\n"
     "  -v, --verbose          more log output (repeat for debug)\n"
     "  -h, --help             this text\n"
@@ -125,7 +131,8 @@ enum {
 	OPT_TESTDEV,
 	OPT_RNG,
 	OPT_CONSOLE,
-	OPT_TRANSPORT
+	OPT_TRANSPORT,
+	OPT_DISK
 };
 
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd,
@@ -143,6 +150,7 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	    {"rng", no_argument, NULL, OPT_RNG},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"transport", required_argument, NULL, OPT_TRANSPORT},
+	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -226,6 +234,17 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 				    optarg);
 			cfg->transport = VIRTIO_TRANSPORT_MMIO;
 			break;
+		case OPT_DISK: {
+			struct virtio_blk_opts o;
+			char why[160];
+			if (cfg->nr_disks >= VM_MAX_DISKS)
+				return fail(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
+			if (virtio_blk_parse_opts(optarg, &o, why, sizeof(why)))
+				return fail(err, errlen, "--disk %s: %s", optarg, why);
+			virtio_blk_opts_free(&o);
+			cfg->disks[cfg->nr_disks++] = optarg;
+			break;
+		}
 		case 'v':
 			cfg->verbose++;
 			break;

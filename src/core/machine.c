@@ -16,6 +16,7 @@
 #include "hw/pci_host.h"
 #include "hw/testdev.h"
 #include "hw/uart8250.h"
+#include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_rng.h"
 
@@ -47,6 +48,8 @@ struct machine {
 	struct vmio_slot *vmio[LAYOUT_VIRTIO_MMIO_MAX];
 	unsigned nr_vmio;
 	struct virtio_rng *rng;
+	struct virtio_blk *disk[VM_MAX_DISKS];
+	unsigned nr_disks;
 	struct virtio_console *vcon;
 	struct fd_out vcon_out;
 	char linux_extra[LAYOUT_VIRTIO_MMIO_MAX * 48]; /* virtio_mmio.device=... for Linux */
@@ -168,7 +171,32 @@ static int machine_add_vmio(struct vm *vm, struct machine *m, struct virtio_dev 
 	return 0;
 }
 
-/* The virtio devices the configuration asks for, in a fixed slot order: console, rng. */
+/* One --disk: open the image and create its virtio-blk device (completions on the event loop). */
+static int machine_disk(struct vm *vm, struct machine *m, const char *spec)
+{
+	struct virtio_blk_opts o;
+	struct virtio_blk *blk;
+	char err[256] = "";
+	int ret = virtio_blk_parse_opts(spec, &o, err, sizeof(err));
+
+	if (!ret)
+		ret = virtio_blk_create(&o, &vm->mem, &m->evloop, &blk, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "vmon: error: --disk %s: %s\n", spec,
+			err[0] ? err : strerror(-ret));
+		virtio_blk_opts_free(&o);
+		return ret;
+	}
+	m->disk[m->nr_disks++] = blk;
+	log_info("disk %s: %llu sectors%s, %s I/O", o.path,
+		 (unsigned long long)virtio_blk_capacity(blk), o.readonly ? ", read-only" : "",
+		 virtio_blk_engine(blk));
+	virtio_blk_opts_free(&o);
+	return machine_add_vmio(vm, m, virtio_blk_dev(blk));
+}
+
+/* The virtio devices the configuration asks for, in a fixed slot order: console, rng, disks (in
+ * command-line order). */
 static int machine_virtio(struct vm *vm, struct machine *m)
 {
 	int ret;
@@ -185,6 +213,9 @@ static int machine_virtio(struct vm *vm, struct machine *m)
 		if (ret || (ret = machine_add_vmio(vm, m, virtio_rng_dev(m->rng))))
 			return ret;
 	}
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++)
+		if ((ret = machine_disk(vm, m, vm->cfg.disks[i])))
+			return ret;
 	return 0;
 }
 
@@ -406,6 +437,8 @@ void machine_destroy(struct vm *vm)
 		vmio_destroy(m->vmio[i]);
 	virtio_console_destroy(m->vcon);
 	virtio_rng_destroy(m->rng);
+	for (unsigned i = 0; i < m->nr_disks; i++)
+		virtio_blk_destroy(m->disk[i]);
 	if (m->evloop_ready)
 		evloop_destroy(&m->evloop);
 	if (m->testdev) {

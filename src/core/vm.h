@@ -14,6 +14,7 @@
 #include "core/gmem.h"
 
 #define VM_MAX_VCPUS 64
+#define VM_MAX_DISKS 8 /* --disk options (each takes a virtio slot) */
 
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE, SERIAL_FILE };
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
@@ -37,6 +38,9 @@ struct vm_config {
 	int rng;     /* add a virtio-rng device */
 	enum console_kind console;
 	enum virtio_transport_kind transport;
+	/* --disk option strings, checked by the CLI (virtio_blk_parse_opts), in order */
+	const char *disks[VM_MAX_DISKS];
+	unsigned nr_disks;
 };
 
 struct vcpu {

@@ -160,6 +160,50 @@ static void test_errors(void **state)
 	assert_int_equal(parse(&cfg, &cmd, err, 1, "vmon"), -EINVAL);
 }
 
+/* --disk: repeatable, kept in order as given; a malformed value or too many disks is a usage
+ * error naming the option (the files are opened later, when the machine is built). */
+static void test_disks(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(parse(&cfg, &cmd, err, 8, "vmon", "run", "--kernel", kernel_path, "--disk",
+			       "path=/a.img", "--disk", "path=/b.img,ro,serial=B2,cache=none"),
+			 0);
+	assert_int_equal(cfg.nr_disks, 2);
+	assert_string_equal(cfg.disks[0], "path=/a.img");
+	assert_string_equal(cfg.disks[1], "path=/b.img,ro,serial=B2,cache=none");
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
+	assert_int_equal(cfg.nr_disks, 0);
+
+	static const char *const bad[][2] = {
+	    {"ro", "path"},					/* no path */
+	    {"path=/a,cache=fast", "cache"},			/* bad cache mode */
+	    {"path=/a,ro,ro", "twice"},				/* repeated key */
+	    {"path=/a,colour=red", "colour"},			/* unknown key */
+	    {"", "empty"},					/* nothing at all */
+	    {"path=/a,serial=012345678901234567890", "serial"}, /* 21 bytes */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+				       "--disk", bad[i][0]),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--disk"));
+		if (!strstr(err, bad[i][1]))
+			fail_msg("--disk '%s': '%s' does not mention %s", bad[i][0], err,
+				 bad[i][1]);
+	}
+
+	char *argv[4 + 2 * (VM_MAX_DISKS + 1)] = {"vmon", "run", "--kernel", kernel_path};
+	int argc = 4;
+	for (int i = 0; i <= VM_MAX_DISKS; i++) {
+		argv[argc++] = "--disk";
+		argv[argc++] = "path=/a.img";
+	}
+	assert_int_equal(cli_parse(argc, argv, &cfg, &cmd, 24 * GiB, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+}
+
 static void test_version_help(void **state)
 {
 	struct vm_config cfg;
@@ -176,9 +220,8 @@ static void test_version_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sizes),
-	    cmocka_unit_test(test_run_defaults_and_options),
-	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_sizes),	 cmocka_unit_test(test_run_defaults_and_options),
+	    cmocka_unit_test(test_errors),	 cmocka_unit_test(test_disks),
 	    cmocka_unit_test(test_version_help),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
