@@ -25,4 +25,3 @@ int accel_host_has_hw_virt(void)
 	fclose(f);
 	return found;
 }
-

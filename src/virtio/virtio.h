@@ -68,7 +68,7 @@
 #define VIRTIO_INT_CONFIG 2u
 
 #define VIRTIO_MAX_QUEUES 8
-#define VIRTIO_CONFIG_MAX 256	  /* bytes of device configuration space */
+#define VIRTIO_CONFIG_MAX 256	 /* bytes of device configuration space */
 #define VIRTIO_DEV_STATE_MAX 512 /* bytes of device-specific saved state */
 
 struct virtio_dev;
@@ -103,12 +103,12 @@ struct virtio_transport {
 
 /* What a device declares at creation. */
 struct virtio_dev_config {
-	const char *name;	 /* for log messages; must outlive the device */
-	uint32_t device_id;	 /* VIRTIO_ID_* */
-	uint64_t features;	 /* device-specific feature bits; the core adds its own */
-	unsigned nr_queues;	 /* 1..VIRTIO_MAX_QUEUES */
-	uint32_t queue_size;	 /* QueueNumMax of every queue: a power of two <= VIRTQ_MAX_SIZE */
-	uint32_t config_len;	 /* bytes of configuration space, <= VIRTIO_CONFIG_MAX */
+	const char *name;    /* for log messages; must outlive the device */
+	uint32_t device_id;  /* VIRTIO_ID_* */
+	uint64_t features;   /* device-specific feature bits; the core adds its own */
+	unsigned nr_queues;  /* 1..VIRTIO_MAX_QUEUES */
+	uint32_t queue_size; /* QueueNumMax of every queue: a power of two <= VIRTQ_MAX_SIZE */
+	uint32_t config_len; /* bytes of configuration space, <= VIRTIO_CONFIG_MAX */
 };
 
 struct virtio_dev {
@@ -167,7 +167,8 @@ int virtio_dev_notify(struct virtio_dev *vdev, unsigned q);
 /* 32 bits of the offered features: word sel (0 or 1; other words read 0). */
 uint32_t virtio_dev_device_features_locked(const struct virtio_dev *vdev, uint32_t sel);
 
-/* The driver wrote 32 bits of its features to word sel. Ignored after FEATURES_OK and for sel > 1. */
+/* The driver wrote 32 bits of its features to word sel. Ignored after FEATURES_OK and for sel > 1.
+ */
 void virtio_dev_set_driver_features_locked(struct virtio_dev *vdev, uint32_t sel, uint32_t val);
 
 /* The driver wrote the status register: 0 resets, anything else adds bits (see the header

@@ -175,7 +175,8 @@ static uint64_t mmio_bus_read(void *dev, uint64_t off, unsigned size)
 		if (size > 4)
 			return 0;
 		pthread_mutex_lock(&m->vdev->lock);
-		v = virtio_dev_config_read_locked(m->vdev, (uint32_t)(off - VIRTIO_MMIO_CONFIG), size);
+		v = virtio_dev_config_read_locked(m->vdev, (uint32_t)(off - VIRTIO_MMIO_CONFIG),
+						  size);
 		pthread_mutex_unlock(&m->vdev->lock);
 		return v;
 	}

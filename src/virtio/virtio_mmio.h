@@ -87,7 +87,8 @@ extern const struct bus_ops virtio_mmio_ops;
  * transport): interrupts go to irq, queue notifications to notify(notify_ctx, queue). Lowers the
  * line. Returns 0 and sets *out, or -ENOMEM / -EINVAL (no notify callback). */
 int virtio_mmio_create(struct virtio_dev *vdev, struct irq_line irq, virtio_mmio_notify_fn notify,
-		       void *notify_ctx, struct virtio_mmio **out) __attribute__((warn_unused_result));
+		       void *notify_ctx, struct virtio_mmio **out)
+    __attribute__((warn_unused_result));
 
 /* Free the transport (not the device). It must no longer be registered on a bus. */
 void virtio_mmio_destroy(struct virtio_mmio *m);

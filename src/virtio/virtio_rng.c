@@ -71,7 +71,8 @@ static int rng_queue_notify(struct virtio_dev *vdev, unsigned q)
 			virtq_set_broken(vq);
 			break;
 		}
-		uint32_t limit = VIRTIO_RNG_MAX_REQ < budget ? VIRTIO_RNG_MAX_REQ : (uint32_t)budget;
+		uint32_t limit =
+		    VIRTIO_RNG_MAX_REQ < budget ? VIRTIO_RNG_MAX_REQ : (uint32_t)budget;
 		uint32_t n = rng_fill(rng, &rng->elem, limit);
 		budget -= limit;
 		if (virtq_push(vq, &rng->elem, n))
@@ -84,17 +85,17 @@ static int rng_queue_notify(struct virtio_dev *vdev, unsigned q)
 }
 
 static const struct virtio_dev_ops rng_ops = {
-	.queue_notify = rng_queue_notify,
+    .queue_notify = rng_queue_notify,
 };
 
 int virtio_rng_create(struct gmem *gm, virtio_rng_source_fn src, void *src_ctx,
 		      struct virtio_rng **out)
 {
 	const struct virtio_dev_config cfg = {
-		.name = "virtio-rng",
-		.device_id = VIRTIO_ID_RNG,
-		.nr_queues = 1,
-		.queue_size = VIRTIO_RNG_QUEUE_SIZE,
+	    .name = "virtio-rng",
+	    .device_id = VIRTIO_ID_RNG,
+	    .nr_queues = 1,
+	    .queue_size = VIRTIO_RNG_QUEUE_SIZE,
 	};
 	struct virtio_rng *rng;
 	int ret;

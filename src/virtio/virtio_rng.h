@@ -22,8 +22,8 @@
 #include "virtio/virtio.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE 256
-#define VIRTIO_RNG_MAX_REQ (64u * 1024)	   /* bytes filled per request */
-#define VIRTIO_RNG_BUDGET (1024u * 1024)   /* bytes filled per notification */
+#define VIRTIO_RNG_MAX_REQ (64u * 1024)	 /* bytes filled per request */
+#define VIRTIO_RNG_BUDGET (1024u * 1024) /* bytes filled per notification */
 
 /* A source of random bytes: fill buf with up to len bytes, return how many (>= 1) or -errno.
  * The default (NULL at creation) is getrandom(2). */

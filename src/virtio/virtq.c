@@ -326,8 +326,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	avail_idx = ld16(vq->avail + AVAIL_IDX);
 	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
 	if (pending > vq->size)
-		return virtq_fail(vq, "avail idx %u is %u ahead of %u (size %u)", avail_idx, pending,
-				  vq->last_avail_idx, vq->size);
+		return virtq_fail(vq, "avail idx %u is %u ahead of %u (size %u)", avail_idx,
+				  pending, vq->last_avail_idx, vq->size);
 	if (pending == 0)
 		return -EAGAIN;
 	/* Read the ring entry and the descriptors only after the idx that published them. */
@@ -367,7 +367,8 @@ int virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written
 	used_dirty(vq, off, USED_ELEM_SIZE);
 	vq->used_idx++;
 	/* The entry (and the data written into the buffers) before the idx that publishes it. */
-	__atomic_store_n((uint16_t *)(vq->used + USED_IDX), htole16(vq->used_idx), __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)(vq->used + USED_IDX), htole16(vq->used_idx),
+			 __ATOMIC_RELEASE);
 	used_dirty(vq, USED_IDX, 2);
 	return 0;
 }

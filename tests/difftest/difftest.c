@@ -145,7 +145,8 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 				       "    fcw %#x fsw %#x ftw %#x mxcsr %#x\n",
 				       (unsigned long long)nat[i - 1].rip, fx[0] | fx[1] << 8,
 				       fx[2] | fx[3] << 8, fx[4],
-				       fx[24] | fx[25] << 8 | fx[26] << 16 | (unsigned)fx[27] << 24);
+				       fx[24] | fx[25] << 8 | fx[26] << 16 |
+					   (unsigned)fx[27] << 24);
 				for (int k = 0; k < 8; k++) {
 					uint64_t m;
 					memcpy(&m, fx + 32 + 16 * k, 8);
@@ -312,7 +313,8 @@ int main(int argc, char **argv)
 		if (w < 3000 && dt_fx_diff(rn_.fx, re.fx, why + w, sizeof(why) - w))
 			w += (int)strlen(why + w);
 		uint32_t undef = seq.undef;
-		if (trap) /* a fault leaves the flags as they were before the faulting instruction */
+		if (trap) /* a fault leaves the flags as they were before the faulting instruction
+			   */
 			for (unsigned i = 0; i < seq.ninsn; i++)
 				if (seq_addr + seq.insn_off[i] == frip)
 					undef = seq.insn_undef[i];

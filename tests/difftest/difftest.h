@@ -43,7 +43,7 @@ struct dt_ctx {
 	uint64_t out[16];
 	uint64_t flags_out;
 	uint64_t pad;
-	uint8_t fx_in[512] __attribute__((aligned(16))); /* FXRSTOR64'd by the prologue */
+	uint8_t fx_in[512] __attribute__((aligned(16)));  /* FXRSTOR64'd by the prologue */
 	uint8_t fx_out[512] __attribute__((aligned(16))); /* FXSAVE64'd by the epilogue */
 	uint8_t fx_host[512] __attribute__((aligned(16)));
 };
@@ -55,10 +55,10 @@ struct dt_seq {
 	uint8_t code[DT_SEQ_MAX];
 	unsigned len;
 	unsigned ninsn;
-	uint16_t insn_off[DT_MAX_INSNS * 4]; /* start offsets of emitted instructions */
+	uint16_t insn_off[DT_MAX_INSNS * 4];   /* start offsets of emitted instructions */
 	uint32_t insn_undef[DT_MAX_INSNS * 4]; /* flags undefined before each (a fault there) */
-	uint32_t undef;			     /* flags undefined at the end (masked in compare) */
-	uint64_t groups;		     /* bit per generator group used */
+	uint32_t undef;			       /* flags undefined at the end (masked in compare) */
+	uint64_t groups;		       /* bit per generator group used */
 };
 
 enum dt_group {

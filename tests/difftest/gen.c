@@ -5,11 +5,11 @@
 #include "gen_simd.h"
 
 const char *const dt_group_names[G_NGROUPS] = {
-    "alu",    "alui",	 "test", "mov",	  "movx",   "lea",  "xchg",  "incdec", "negnot",
-    "mul",    "imul",	 "div",	 "shift", "shxd",   "bt",   "bscan", "bswap",  "cbw",
-    "setcc",  "cmov",	 "jcc",	 "jmp",	  "call",   "loop", "push",  "pushf",  "enter",
-    "string", "cmpxchg", "xadd", "movbe", "flagop", "nop",  "xlat",  "adx",    "prefix",
-    "ssemov", "sseint",	 "ssefp", "ssecvt", "mmx",  "ssse3", "sse41", "sse42", "fxsr", "x87",
+    "alu",   "alui",   "test",	"mov",	 "movx", "lea",	   "xchg",   "incdec", "negnot",  "mul",
+    "imul",  "div",    "shift", "shxd",	 "bt",	 "bscan",  "bswap",  "cbw",    "setcc",	  "cmov",
+    "jcc",   "jmp",    "call",	"loop",	 "push", "pushf",  "enter",  "string", "cmpxchg", "xadd",
+    "movbe", "flagop", "nop",	"xlat",	 "adx",	 "prefix", "ssemov", "sseint", "ssefp",	  "ssecvt",
+    "mmx",   "ssse3",  "sse41", "sse42", "fxsr", "x87",
 };
 
 uint64_t dt_rand(uint64_t *s)

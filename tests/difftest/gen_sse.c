@@ -63,91 +63,198 @@ struct ent {
 	uint8_t xmm0; /* implicit XMM0 (BLENDV): value it */
 };
 
-#define E0(p, o, f) {p, 0, o, f, 0, 0, 0, 0}
-#define EI(p, o, f, m) {p, 0, o, f, m, 0, 0, 0}
-#define E38(p, o, f) {p, 0x38, o, f, 0, 0, 0, 0}
-#define E3A(p, o, f, m) {p, 0x3a, o, f, m, 0, 0, 0}
+#define E0(p, o, f)                                                                                \
+	{                                                                                          \
+		p, 0, o, f, 0, 0, 0, 0                                                             \
+	}
+#define EI(p, o, f, m)                                                                             \
+	{                                                                                          \
+		p, 0, o, f, m, 0, 0, 0                                                             \
+	}
+#define E38(p, o, f)                                                                               \
+	{                                                                                          \
+		p, 0x38, o, f, 0, 0, 0, 0                                                          \
+	}
+#define E3A(p, o, f, m)                                                                            \
+	{                                                                                          \
+		p, 0x3a, o, f, m, 0, 0, 0                                                          \
+	}
 
 static const struct ent t_mov[] = {
-    E0(PN, 0x10, X_X16U),   E0(P66, 0x10, X_X16U),  E0(PF3, 0x10, X_X4),
-    E0(PF2, 0x10, X_X8),    E0(PN, 0x11, ST_X16U),  E0(P66, 0x11, ST_X16U),
-    E0(PF3, 0x11, ST_X4),   E0(PF2, 0x11, ST_X8),   E0(PN, 0x12, X_X8),
-    E0(P66, 0x12, X_M8),    E0(PF3, 0x12, X_X16),   E0(PF2, 0x12, X_X8),
-    E0(PN, 0x13, ST_M8X),   E0(P66, 0x13, ST_M8X),  E0(PN, 0x14, X_X16),
-    E0(P66, 0x14, X_X16),   E0(PN, 0x15, X_X16),    E0(P66, 0x15, X_X16),
-    E0(PN, 0x16, X_X8),     E0(P66, 0x16, X_M8),    E0(PF3, 0x16, X_X16),
-    E0(PN, 0x17, ST_M8X),   E0(P66, 0x17, ST_M8X),  E0(PN, 0x28, X_X16),
-    E0(P66, 0x28, X_X16),   E0(PN, 0x29, ST_X16),   E0(P66, 0x29, ST_X16),
-    E0(PN, 0x2b, ST_NT16),  E0(P66, 0x2b, ST_NT16), E0(PN, 0x50, R_XR),
-    E0(P66, 0x50, R_XR),    E0(PN, 0x54, X_X16),    E0(P66, 0x54, X_X16),
-    E0(PN, 0x55, X_X16),    E0(P66, 0x55, X_X16),   E0(PN, 0x56, X_X16),
-    E0(P66, 0x56, X_X16),   E0(PN, 0x57, X_X16),    E0(P66, 0x57, X_X16),
-    {P66, 0, 0x6e, X_RM, 0, 0, 1, 0}, E0(P66, 0x6f, X_X16),  E0(PF3, 0x6f, X_X16U),
-    EI(P66, 0x70, X_X16, 0xff), EI(PF3, 0x70, X_X16, 0xff), EI(PF2, 0x70, X_X16, 0xff),
-    {P66, 0, 0x7e, RM_X, 0, 0, 1, 0}, E0(PF3, 0x7e, X_X8),   E0(P66, 0x7f, ST_X16),
-    E0(PF3, 0x7f, ST_X16U), {P66, 0, 0xc4, PINS_X, 0xff, 2, 0, 0}, EI(P66, 0xc5, R_XR, 0xff),
-    EI(PN, 0xc6, X_X16, 0xff), EI(P66, 0xc6, X_X16, 0xff), E0(P66, 0xd6, ST_X8),
-    E0(P66, 0xd7, R_XR),    E0(P66, 0xdb, X_X16),   E0(P66, 0xdf, X_X16),
-    E0(P66, 0xe7, ST_NT16), E0(P66, 0xeb, X_X16),   E0(P66, 0xef, X_X16),
-    {PN, 0, 0xc3, NTI, 0, 0, 1, 0}, E0(PF2, 0xf0, X_M16U), E0(P66, 0xf7, MASKMOV_X),
+    E0(PN, 0x10, X_X16U),
+    E0(P66, 0x10, X_X16U),
+    E0(PF3, 0x10, X_X4),
+    E0(PF2, 0x10, X_X8),
+    E0(PN, 0x11, ST_X16U),
+    E0(P66, 0x11, ST_X16U),
+    E0(PF3, 0x11, ST_X4),
+    E0(PF2, 0x11, ST_X8),
+    E0(PN, 0x12, X_X8),
+    E0(P66, 0x12, X_M8),
+    E0(PF3, 0x12, X_X16),
+    E0(PF2, 0x12, X_X8),
+    E0(PN, 0x13, ST_M8X),
+    E0(P66, 0x13, ST_M8X),
+    E0(PN, 0x14, X_X16),
+    E0(P66, 0x14, X_X16),
+    E0(PN, 0x15, X_X16),
+    E0(P66, 0x15, X_X16),
+    E0(PN, 0x16, X_X8),
+    E0(P66, 0x16, X_M8),
+    E0(PF3, 0x16, X_X16),
+    E0(PN, 0x17, ST_M8X),
+    E0(P66, 0x17, ST_M8X),
+    E0(PN, 0x28, X_X16),
+    E0(P66, 0x28, X_X16),
+    E0(PN, 0x29, ST_X16),
+    E0(P66, 0x29, ST_X16),
+    E0(PN, 0x2b, ST_NT16),
+    E0(P66, 0x2b, ST_NT16),
+    E0(PN, 0x50, R_XR),
+    E0(P66, 0x50, R_XR),
+    E0(PN, 0x54, X_X16),
+    E0(P66, 0x54, X_X16),
+    E0(PN, 0x55, X_X16),
+    E0(P66, 0x55, X_X16),
+    E0(PN, 0x56, X_X16),
+    E0(P66, 0x56, X_X16),
+    E0(PN, 0x57, X_X16),
+    E0(P66, 0x57, X_X16),
+    {P66, 0, 0x6e, X_RM, 0, 0, 1, 0},
+    E0(P66, 0x6f, X_X16),
+    E0(PF3, 0x6f, X_X16U),
+    EI(P66, 0x70, X_X16, 0xff),
+    EI(PF3, 0x70, X_X16, 0xff),
+    EI(PF2, 0x70, X_X16, 0xff),
+    {P66, 0, 0x7e, RM_X, 0, 0, 1, 0},
+    E0(PF3, 0x7e, X_X8),
+    E0(P66, 0x7f, ST_X16),
+    E0(PF3, 0x7f, ST_X16U),
+    {P66, 0, 0xc4, PINS_X, 0xff, 2, 0, 0},
+    EI(P66, 0xc5, R_XR, 0xff),
+    EI(PN, 0xc6, X_X16, 0xff),
+    EI(P66, 0xc6, X_X16, 0xff),
+    E0(P66, 0xd6, ST_X8),
+    E0(P66, 0xd7, R_XR),
+    E0(P66, 0xdb, X_X16),
+    E0(P66, 0xdf, X_X16),
+    E0(P66, 0xe7, ST_NT16),
+    E0(P66, 0xeb, X_X16),
+    E0(P66, 0xef, X_X16),
+    {PN, 0, 0xc3, NTI, 0, 0, 1, 0},
+    E0(PF2, 0xf0, X_M16U),
+    E0(P66, 0xf7, MASKMOV_X),
 };
 
-static const uint8_t int_ops[] = {0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
-				  0x6a, 0x6b, 0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5,
-				  0xd8, 0xd9, 0xda, 0xdc, 0xdd, 0xde, 0xe0, 0xe1, 0xe2, 0xe3,
-				  0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xec, 0xed, 0xee, 0xf1, 0xf2,
-				  0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd,
-				  0xfe, 0xdb, 0xdf, 0xeb, 0xef};
+static const uint8_t int_ops[] = {0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a,
+				  0x6b, 0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9,
+				  0xda, 0xdc, 0xdd, 0xde, 0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8,
+				  0xe9, 0xea, 0xec, 0xed, 0xee, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6,
+				  0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xdb, 0xdf, 0xeb, 0xef};
 
 /* 0F 71-73 /n: valid n per opcode for MMX (mask over ModRM.reg) and for 66 (adds 73 /3, /7). */
 static const uint8_t shi_valid[3] = {0x54, 0x54, 0x44};
 
 static const struct ent t_mmx[] = {
-    {PN, 0, 0x6e, M_RM, 0, 0, 1, 0}, {PN, 0, 0x7e, RM_M, 0, 0, 1, 0}, E0(PN, 0x6f, M_M8),
-    E0(PN, 0x7f, ST_MM8),   E0(PN, 0xe7, ST_NTQ),   E0(PN, 0x77, EMMS),
-    EI(PN, 0x70, M_M8, 0xff), {PN, 0, 0xc4, PINS_M, 0xff, 2, 0, 0}, EI(PN, 0xc5, R_MR, 0xff),
-    E0(PN, 0xd7, R_MR),     E0(PN, 0xf7, MASKMOV_M), E0(PF3, 0xd6, X_MR),
+    {PN, 0, 0x6e, M_RM, 0, 0, 1, 0},
+    {PN, 0, 0x7e, RM_M, 0, 0, 1, 0},
+    E0(PN, 0x6f, M_M8),
+    E0(PN, 0x7f, ST_MM8),
+    E0(PN, 0xe7, ST_NTQ),
+    E0(PN, 0x77, EMMS),
+    EI(PN, 0x70, M_M8, 0xff),
+    {PN, 0, 0xc4, PINS_M, 0xff, 2, 0, 0},
+    EI(PN, 0xc5, R_MR, 0xff),
+    E0(PN, 0xd7, R_MR),
+    E0(PN, 0xf7, MASKMOV_M),
+    E0(PF3, 0xd6, X_MR),
     E0(PF2, 0xd6, M_XR),
 };
 
 static const uint8_t fp_ops[] = {0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e, 0x5f, 0xc2};
 
 static const struct ent t_fp3[] = {
-    E0(PN, 0x2e, X_X4),  E0(P66, 0x2e, X_X8),  E0(PN, 0x2f, X_X4),	E0(P66, 0x2f, X_X8),
+    E0(PN, 0x2e, X_X4),	  E0(P66, 0x2e, X_X8),	E0(PN, 0x2f, X_X4),   E0(P66, 0x2f, X_X8),
     E0(P66, 0xd0, X_X16), E0(PF2, 0xd0, X_X16), E0(P66, 0x7c, X_X16), E0(PF2, 0x7c, X_X16),
     E0(P66, 0x7d, X_X16), E0(PF2, 0x7d, X_X16),
 };
 
 static const struct ent t_cvt[] = {
-    E0(PN, 0x2a, X_MM8),  E0(P66, 0x2a, X_MM8), {PF3, 0, 0x2a, X_RM, 0, 0, 1, 0},
-    {PF2, 0, 0x2a, X_RM, 0, 0, 1, 0}, E0(PN, 0x2c, M_X8), E0(P66, 0x2c, M_X16),
-    {PF3, 0, 0x2c, R_X4, 0, 0, 1, 0}, {PF2, 0, 0x2c, R_X8, 0, 0, 1, 0}, E0(PN, 0x2d, M_X8),
-    E0(P66, 0x2d, M_X16), {PF3, 0, 0x2d, R_X4, 0, 0, 1, 0}, {PF2, 0, 0x2d, R_X8, 0, 0, 1, 0},
-    E0(PN, 0x5a, X_X8),   E0(P66, 0x5a, X_X16), E0(PF3, 0x5a, X_X4),  E0(PF2, 0x5a, X_X8),
-    E0(PN, 0x5b, X_X16),  E0(P66, 0x5b, X_X16), E0(PF3, 0x5b, X_X16), E0(P66, 0xe6, X_X16),
-    E0(PF3, 0xe6, X_X8),  E0(PF2, 0xe6, X_X16),
+    E0(PN, 0x2a, X_MM8),
+    E0(P66, 0x2a, X_MM8),
+    {PF3, 0, 0x2a, X_RM, 0, 0, 1, 0},
+    {PF2, 0, 0x2a, X_RM, 0, 0, 1, 0},
+    E0(PN, 0x2c, M_X8),
+    E0(P66, 0x2c, M_X16),
+    {PF3, 0, 0x2c, R_X4, 0, 0, 1, 0},
+    {PF2, 0, 0x2c, R_X8, 0, 0, 1, 0},
+    E0(PN, 0x2d, M_X8),
+    E0(P66, 0x2d, M_X16),
+    {PF3, 0, 0x2d, R_X4, 0, 0, 1, 0},
+    {PF2, 0, 0x2d, R_X8, 0, 0, 1, 0},
+    E0(PN, 0x5a, X_X8),
+    E0(P66, 0x5a, X_X16),
+    E0(PF3, 0x5a, X_X4),
+    E0(PF2, 0x5a, X_X8),
+    E0(PN, 0x5b, X_X16),
+    E0(P66, 0x5b, X_X16),
+    E0(PF3, 0x5b, X_X16),
+    E0(P66, 0xe6, X_X16),
+    E0(PF3, 0xe6, X_X8),
+    E0(PF2, 0xe6, X_X16),
 };
 
 static const uint8_t ssse3_ops[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
 				    0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e};
 
 static const struct ent t_sse41[] = {
-    {P66, 0x38, 0x10, X_X16, 0, 0, 0, 1}, {P66, 0x38, 0x14, X_X16, 0, 0, 0, 1},
-    {P66, 0x38, 0x15, X_X16, 0, 0, 0, 1}, E38(P66, 0x17, X_X16), E38(P66, 0x20, X_X8),
-    E38(P66, 0x21, X_X4),  E38(P66, 0x22, X_X2),	E38(P66, 0x23, X_X8),  E38(P66, 0x24, X_X4),
-    E38(P66, 0x25, X_X8),  E38(P66, 0x28, X_X16), E38(P66, 0x29, X_X16), E38(P66, 0x2a, X_M16A),
-    E38(P66, 0x2b, X_X16), E38(P66, 0x30, X_X8),	E38(P66, 0x31, X_X4),  E38(P66, 0x32, X_X2),
-    E38(P66, 0x33, X_X8),  E38(P66, 0x34, X_X4),	E38(P66, 0x35, X_X8),  E38(P66, 0x38, X_X16),
-    E38(P66, 0x39, X_X16), E38(P66, 0x3a, X_X16), E38(P66, 0x3b, X_X16), E38(P66, 0x3c, X_X16),
-    E38(P66, 0x3d, X_X16), E38(P66, 0x3e, X_X16), E38(P66, 0x3f, X_X16), E38(P66, 0x40, X_X16),
-    E38(P66, 0x41, X_X16), E3A(P66, 0x08, X_X16, 0x0f), E3A(P66, 0x09, X_X16, 0x0f),
-    E3A(P66, 0x0a, X_X4, 0x0f), E3A(P66, 0x0b, X_X8, 0x0f), E3A(P66, 0x0c, X_X16, 0xff),
-    E3A(P66, 0x0d, X_X16, 0xff), E3A(P66, 0x0e, X_X16, 0xff),
-    {P66, 0x3a, 0x14, PEXT_X, 0xff, 1, 0, 0}, {P66, 0x3a, 0x15, PEXT_X, 0xff, 2, 0, 0},
-    {P66, 0x3a, 0x16, PEXT_X, 0xff, 4, 1, 0}, {P66, 0x3a, 0x17, PEXT_X, 0xff, 4, 0, 0},
-    {P66, 0x3a, 0x20, PINS_X, 0xff, 1, 0, 0}, E3A(P66, 0x21, X_X4, 0xff),
-    {P66, 0x3a, 0x22, PINS_X, 0xff, 4, 1, 0}, E3A(P66, 0x40, X_X16, 0xff),
-    E3A(P66, 0x41, X_X16, 0xff), E3A(P66, 0x42, X_X16, 0xff),
+    {P66, 0x38, 0x10, X_X16, 0, 0, 0, 1},
+    {P66, 0x38, 0x14, X_X16, 0, 0, 0, 1},
+    {P66, 0x38, 0x15, X_X16, 0, 0, 0, 1},
+    E38(P66, 0x17, X_X16),
+    E38(P66, 0x20, X_X8),
+    E38(P66, 0x21, X_X4),
+    E38(P66, 0x22, X_X2),
+    E38(P66, 0x23, X_X8),
+    E38(P66, 0x24, X_X4),
+    E38(P66, 0x25, X_X8),
+    E38(P66, 0x28, X_X16),
+    E38(P66, 0x29, X_X16),
+    E38(P66, 0x2a, X_M16A),
+    E38(P66, 0x2b, X_X16),
+    E38(P66, 0x30, X_X8),
+    E38(P66, 0x31, X_X4),
+    E38(P66, 0x32, X_X2),
+    E38(P66, 0x33, X_X8),
+    E38(P66, 0x34, X_X4),
+    E38(P66, 0x35, X_X8),
+    E38(P66, 0x38, X_X16),
+    E38(P66, 0x39, X_X16),
+    E38(P66, 0x3a, X_X16),
+    E38(P66, 0x3b, X_X16),
+    E38(P66, 0x3c, X_X16),
+    E38(P66, 0x3d, X_X16),
+    E38(P66, 0x3e, X_X16),
+    E38(P66, 0x3f, X_X16),
+    E38(P66, 0x40, X_X16),
+    E38(P66, 0x41, X_X16),
+    E3A(P66, 0x08, X_X16, 0x0f),
+    E3A(P66, 0x09, X_X16, 0x0f),
+    E3A(P66, 0x0a, X_X4, 0x0f),
+    E3A(P66, 0x0b, X_X8, 0x0f),
+    E3A(P66, 0x0c, X_X16, 0xff),
+    E3A(P66, 0x0d, X_X16, 0xff),
+    E3A(P66, 0x0e, X_X16, 0xff),
+    {P66, 0x3a, 0x14, PEXT_X, 0xff, 1, 0, 0},
+    {P66, 0x3a, 0x15, PEXT_X, 0xff, 2, 0, 0},
+    {P66, 0x3a, 0x16, PEXT_X, 0xff, 4, 1, 0},
+    {P66, 0x3a, 0x17, PEXT_X, 0xff, 4, 0, 0},
+    {P66, 0x3a, 0x20, PINS_X, 0xff, 1, 0, 0},
+    E3A(P66, 0x21, X_X4, 0xff),
+    {P66, 0x3a, 0x22, PINS_X, 0xff, 4, 1, 0},
+    E3A(P66, 0x40, X_X16, 0xff),
+    E3A(P66, 0x41, X_X16, 0xff),
+    E3A(P66, 0x42, X_X16, 0xff),
 };
 
 /* ---- values ---- */
@@ -507,8 +614,14 @@ static void item_int(struct gen *g, int mmx)
 		unsigned valid = shi_valid[k] | (!mmx && k == 2 ? 0x88 : 0);
 		if (!((valid >> r) & 1) && !(g->o->faults && rn(g, 8) == 0))
 			r = k == 2 ? 2 : 4;
-		struct ent e = {mmx ? PN : P66, 0, (uint8_t)(0x71 + k), mmx ? SHI_M : SHI_X, 0xff,
-				(uint8_t)r, 0, 0};
+		struct ent e = {mmx ? PN : P66,
+				0,
+				(uint8_t)(0x71 + k),
+				mmx ? SHI_M : SHI_X,
+				0xff,
+				(uint8_t)r,
+				0,
+				0};
 		emit_ent(g, &e);
 		return;
 	}
@@ -537,8 +650,14 @@ static void item_fp(struct gen *g)
 static void item_ssse3(struct gen *g)
 {
 	int mmx = rn(g, 4) == 0;
-	struct ent e = {mmx ? PN : P66, 0x38, ssse3_ops[rn(g, sizeof(ssse3_ops))],
-			mmx ? M_M8 : X_X16, 0, 0, 0, 0};
+	struct ent e = {mmx ? PN : P66,
+			0x38,
+			ssse3_ops[rn(g, sizeof(ssse3_ops))],
+			mmx ? M_M8 : X_X16,
+			0,
+			0,
+			0,
+			0};
 	if (rn(g, 6) == 0) {
 		e.esc = 0x3a;
 		e.op = 0x0f;
@@ -560,19 +679,21 @@ static void item_sse42(struct gen *g)
 		static const int sizes[] = {1, 2, 4, 8};
 		int sz = sizes[rn(g, 4)], w = sz == 8 || (sz == 1 && rn(g, 2));
 		uint8_t opc[3] = {0x0f, 0x38, (uint8_t)(sz == 1 ? 0xf0 : 0xf1)};
-		struct opnd rm = rn(g, 2) ? o_reg(sz == 1 ? pick_breg(g, 0) : pick_src(g))
-					  : o_mem(g, sz, 1, 0);
+		struct opnd rm =
+		    rn(g, 2) ? o_reg(sz == 1 ? pick_breg(g, 0) : pick_src(g)) : o_mem(g, sz, 1, 0);
 		enc_start(g);
-		enc_insn(g, P_REPNE | (sz == 2 ? P_OPSZ : 0), w ? 8 : 4, opc, 3, pick_reg(g), &rm, 0,
-			 0);
+		enc_insn(g, P_REPNE | (sz == 2 ? P_OPSZ : 0), w ? 8 : 4, opc, 3, pick_reg(g), &rm,
+			 0, 0);
 	} else { /* PCMPxSTRx; explicit lengths in EAX/EDX */
 		unsigned op = 0x60 + rn(g, 4);
 		if (op < 0x62) {
 			int w = rn(g, 4) == 0;
 			if (!(g->avoid & 1))
-				emit_mov_imm(g, w ? 8 : 4, 0, (uint64_t)(int64_t)((int)rn(g, 40) - 20));
+				emit_mov_imm(g, w ? 8 : 4, 0,
+					     (uint64_t)(int64_t)((int)rn(g, 40) - 20));
 			if (!(g->avoid & 4))
-				emit_mov_imm(g, w ? 8 : 4, 2, (uint64_t)(int64_t)((int)rn(g, 40) - 20));
+				emit_mov_imm(g, w ? 8 : 4, 2,
+					     (uint64_t)(int64_t)((int)rn(g, 40) - 20));
 		}
 		struct ent e = {P66, 0x3a, (uint8_t)op, X_X16U, 0x7f, 0, (uint8_t)(op < 0x62), 0};
 		emit_ent(g, &e);
@@ -705,7 +826,7 @@ int dt_fx_diff(const uint8_t *nat, const uint8_t *emu, char *why, size_t n)
 	static const struct {
 		const char *name;
 		unsigned off, len;
-	} fld[] = {{"fcw", 0, 2}, {"fsw", 2, 2}, {"ftw", 4, 1},	 {"fop", 6, 2},
+	} fld[] = {{"fcw", 0, 2}, {"fsw", 2, 2},  {"ftw", 4, 1},   {"fop", 6, 2},
 		   {"fip", 8, 8}, {"fdp", 16, 8}, {"mxcsr", 24, 4}};
 	for (unsigned i = 0; i < sizeof(fld) / sizeof(fld[0]); i++) {
 		uint64_t x = 0, y = 0;

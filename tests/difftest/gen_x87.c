@@ -81,7 +81,7 @@ static uint16_t rnd_fcw(struct gen *g)
 		return cw;
 	cw = (uint16_t)(0x0040 | 0x3f | pcs[rn(g, 5)] << 8 | rn(g, 4) << 10);
 	if (g->o->faults && rn(g, 8) == 0)
-		cw &= (uint16_t)~(1u << rn(g, 6));
+		cw &= (uint16_t) ~(1u << rn(g, 6));
 	return cw;
 }
 
@@ -299,8 +299,8 @@ static void item_compare(struct gen *g)
 
 static void item_misc(struct gen *g)
 {
-	static const uint8_t d9[] = {0xc8, 0xe0, 0xe1, 0xfa, 0xfc, 0xfd, 0xf4, 0xf5,
-				     0xf8, 0xf6, 0xf7, 0xd0, 0xfa, 0xfc};
+	static const uint8_t d9[] = {0xc8, 0xe0, 0xe1, 0xfa, 0xfc, 0xfd, 0xf4,
+				     0xf5, 0xf8, 0xf6, 0xf7, 0xd0, 0xfa, 0xfc};
 	switch (rn(g, 4)) {
 	case 0:
 		x87_reg(g, 0xd9, 1, rn(g, 8)); /* FXCH */

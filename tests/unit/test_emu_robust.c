@@ -1,8 +1,8 @@
 /* Unit tests for emu's behaviour on hostile or unusual guest input, the cases the decoder/executor
  * fuzzer (fuzz/fuzz_emu.c) found or relies on: a REP string instruction with a huge count gives
  * control back within the instruction budget and to emu_request_stop, and resumes where it left
- * off; exception deliveries count against the budget; emu_cpu_reset restores the emu_cpu_init state; emu_cpu_set_state of a PAE-paging state
- * loads the PDPTEs from CR3. */
+ * off; exception deliveries count against the budget; emu_cpu_reset restores the emu_cpu_init
+ * state; emu_cpu_set_state of a PAE-paging state loads the PDPTEs from CR3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,7 +160,8 @@ static void test_pae_set_state(void **state)
 	put64(e, pdpt + 16, 0);
 	put64(e, pdpt + 24, 0);
 	put64(e, DATA, 0x1122334455667788ull);
-	CODE_AT(e, CODE, 0x8b, 0x05, DATA & 0xff, (DATA >> 8) & 0xff, DATA >> 16, 0x00, /* mov eax */
+	CODE_AT(e, CODE, 0x8b, 0x05, DATA & 0xff, (DATA >> 8) & 0xff, DATA >> 16,
+		0x00, /* mov eax */
 		0xf4);
 	x86_state_flat32(&st, CODE, GDT, 8 * 8 - 1);
 	st.cr0 |= X86_CR0_PG;

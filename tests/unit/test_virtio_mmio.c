@@ -475,10 +475,10 @@ static void test_save_load(void **state)
 	REJECT(bad->dev.driver_features |= VIRTIO_BIT(3)); /* not offered */
 	REJECT(bad->dev.driver_features &= ~VIRTIO_BIT(VIRTIO_F_VERSION_1));
 	REJECT(bad->dev.status |= 0x30);
-	REJECT(bad->dev.status &= ~VIRTIO_STATUS_FEATURES_OK); /* DRIVER_OK without it */
+	REJECT(bad->dev.status &= ~VIRTIO_STATUS_FEATURES_OK);	   /* DRIVER_OK without it */
 	REJECT(bad->interrupt_status = 1; bad->dev.status = 0x0b); /* interrupt, no DRIVER_OK */
-	REJECT(bad->dev.vq[0].flags |= VIRTQ_STATE_BROKEN);    /* broken without NEEDS_RESET */
-	REJECT(bad->dev.vq[0].flags &= ~VIRTQ_STATE_EVENT_IDX); /* ring features mismatch */
+	REJECT(bad->dev.vq[0].flags |= VIRTQ_STATE_BROKEN);	   /* broken without NEEDS_RESET */
+	REJECT(bad->dev.vq[0].flags &= ~VIRTQ_STATE_EVENT_IDX);	   /* ring features mismatch */
 	REJECT(bad->dev.vq[0].used_gpa = 0x40000000);
 	REJECT(bad->dev.vq[0].size = 3);
 	REJECT(bad->dev.vq[1].size = 8); /* a queue the device does not have */

@@ -25,10 +25,10 @@ struct fake {
 	unsigned notifies;
 	uint8_t next_byte;
 	size_t calls;
-	size_t max_chunk;   /* 0: fill everything asked for */
-	size_t fail_after;  /* fail once this many bytes were given (0: never) */
+	size_t max_chunk;  /* 0: fill everything asked for */
+	size_t fail_after; /* fail once this many bytes were given (0: never) */
 	size_t given;
-	int error;	    /* what a failure returns */
+	int error; /* what a failure returns */
 };
 
 struct fixture {

@@ -84,15 +84,15 @@ static void test_enable_checks(void **state)
 	assert_int_equal(virtq_set_size(vq, QSIZE), 0);
 
 	static const uint64_t bad[][3] = {
-	    {DESC + 8, AVAIL, USED},		/* descriptor table not 16-aligned */
-	    {DESC, AVAIL + 1, USED},		/* avail ring not 2-aligned */
-	    {DESC, AVAIL, USED + 2},		/* used ring not 4-aligned */
-	    {0x30000, AVAIL, USED},		/* not RAM */
+	    {DESC + 8, AVAIL, USED}, /* descriptor table not 16-aligned */
+	    {DESC, AVAIL + 1, USED}, /* avail ring not 2-aligned */
+	    {DESC, AVAIL, USED + 2}, /* used ring not 4-aligned */
+	    {0x30000, AVAIL, USED},  /* not RAM */
 	    {DESC, 0x30000, USED},
 	    {DESC, AVAIL, 0x30000},
-	    {REGION_B - 0x80, AVAIL, USED},	/* table spans two regions */
+	    {REGION_B - 0x80, AVAIL, USED},	      /* table spans two regions */
 	    {DESC, AVAIL, REGION_C + 0x10000 - 0x40}, /* used ring runs off the end of RAM */
-	    {0xfffffffffffffff0ull, AVAIL, USED},	/* wraps around */
+	    {0xfffffffffffffff0ull, AVAIL, USED},     /* wraps around */
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(virtq_set_addrs(vq, bad[i][0], bad[i][1], bad[i][2]), 0);
@@ -300,8 +300,11 @@ static void test_zero_length_descriptors(void **state)
 {
 	struct fixture *fx = *state;
 	/* Zero-length descriptors are accepted whatever their address, and add no segment. */
-	struct vqb_seg segs[] = {{0xdead00000000ull, 0, 0}, {BUF, 4, 0}, {0x30000, 0, 1},
-				 {BUF + 64, 8, 1}, {0xffffffffffffffffull, 0, 1}};
+	struct vqb_seg segs[] = {{0xdead00000000ull, 0, 0},
+				 {BUF, 4, 0},
+				 {0x30000, 0, 1},
+				 {BUF + 64, 8, 1},
+				 {0xffffffffffffffffull, 0, 1}};
 
 	uint16_t head = vqb_add(&fx->b, segs, 5);
 	assert_int_equal(virtq_pop(&fx->vq, fx->e), 0);
@@ -417,10 +420,10 @@ static void test_indirect_malformed(void **state)
 	indirect_case(VIRTQ_DESC_F_INDIRECT, 24, ITABLE, NULL);
 	indirect_case(VIRTQ_DESC_F_INDIRECT, 16 * (VIRTQ_INDIRECT_MAX + 1), ITABLE, NULL);
 	indirect_case(VIRTQ_DESC_F_INDIRECT, 0xfffffff0u, ITABLE, NULL);
-	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, 0x30000, NULL);      /* not RAM */
+	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, 0x30000, NULL);	   /* not RAM */
 	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, REGION_C + 0xfff0, NULL); /* runs off RAM */
-	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, ITABLE, nest);       /* nested indirect */
-	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, ITABLE, iloop);      /* loop inside the table */
+	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, ITABLE, nest);		   /* nested indirect */
+	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, ITABLE, iloop);       /* loop inside the table */
 	indirect_case(VIRTQ_DESC_F_INDIRECT, 32, ITABLE, inext_range); /* next past the table */
 }
 
@@ -605,7 +608,7 @@ static void test_notify_event_idx(void **state)
 		assert_int_equal(virtq_push(&fx->vq, fx->e, 8), 0);
 	}
 	assert_int_equal(virtq_needs_notify(&fx->vq), 1); /* 5 -> 8 passes 6 */
-	vqb_set_used_event(&fx->b, 7);			   /* behind: no notification */
+	vqb_set_used_event(&fx->b, 7);			  /* behind: no notification */
 	assert_int_equal(cycle(fx), 0);
 }
 
@@ -619,10 +622,10 @@ static void test_notify_event_idx_wrap(void **state)
 	st.last_avail_idx = st.used_idx = st.signalled_used = 65534;
 	assert_int_equal(virtq_load(&fx->vq, &st), 0);
 	vqb_set_avail_idx(&fx->b, 65534);
-	vqb_set_used_event(&fx->b, 0);	 /* wants entry 0, i.e. after the wrap */
-	assert_int_equal(cycle(fx), 0);	 /* 65534 -> 65535 */
-	assert_int_equal(cycle(fx), 0);	 /* 65535 -> 0 */
-	assert_int_equal(cycle(fx), 1);	 /* 0 -> 1 writes entry 0 */
+	vqb_set_used_event(&fx->b, 0);	   /* wants entry 0, i.e. after the wrap */
+	assert_int_equal(cycle(fx), 0);	   /* 65534 -> 65535 */
+	assert_int_equal(cycle(fx), 0);	   /* 65535 -> 0 */
+	assert_int_equal(cycle(fx), 1);	   /* 0 -> 1 writes entry 0 */
 	vqb_set_used_event(&fx->b, 65535); /* far behind after wrap: no */
 	assert_int_equal(cycle(fx), 0);
 	assert_int_equal(vqb_avail_event(&fx->b), 2);
@@ -644,8 +647,8 @@ static void test_save_load(void **state)
 	assert_int_equal(st.size, QSIZE);
 	assert_int_equal(st.last_avail_idx, 5);
 	assert_int_equal(st.used_idx, 5);
-	assert_int_equal(st.flags, VIRTQ_STATE_READY | VIRTQ_STATE_EVENT_IDX |
-				       VIRTQ_STATE_INDIRECT);
+	assert_int_equal(st.flags,
+			 VIRTQ_STATE_READY | VIRTQ_STATE_EVENT_IDX | VIRTQ_STATE_INDIRECT);
 
 	/* Restore into a fresh queue: it continues where the first one stopped. */
 	assert_int_equal(virtq_init(&vq2, &fx->gm, 256), 0);

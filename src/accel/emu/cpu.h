@@ -45,12 +45,12 @@ struct emu_mem_ops {
 
 /* Why emu_run/emu_step returned. */
 enum emu_exit {
-	EMU_EXIT_NONE = 0,  /* emu_step only: one instruction completed */
-	EMU_EXIT_HLT,	    /* HLT executed; rip points after it */
-	EMU_EXIT_LIMIT,	    /* max_insns instructions retired */
-	EMU_EXIT_EXCEPTION, /* exc_exit set: exception not delivered (exit.vector/error_code) */
-	EMU_EXIT_UNIMPL,    /* unimplemented instruction: exit.bytes/len; rip points at it */
-	EMU_EXIT_STOP,	    /* emu_request_stop was called */
+	EMU_EXIT_NONE = 0,     /* emu_step only: one instruction completed */
+	EMU_EXIT_HLT,	       /* HLT executed; rip points after it */
+	EMU_EXIT_LIMIT,	       /* max_insns instructions retired */
+	EMU_EXIT_EXCEPTION,    /* exc_exit set: exception not delivered (exit.vector/error_code) */
+	EMU_EXIT_UNIMPL,       /* unimplemented instruction: exit.bytes/len; rip points at it */
+	EMU_EXIT_STOP,	       /* emu_request_stop was called */
 	EMU_EXIT_TRIPLE_FAULT, /* shutdown: an exception while delivering #DF (VMM: reset) */
 };
 
@@ -155,7 +155,7 @@ struct emu_cpu {
 	 * interrupt shadow is active or a stop was requested (see exec_int.c). */
 	uint32_t events;
 	uint8_t nmi_pending;
-	uint8_t delivering; /* vector + 1 of the exception being delivered (double faults) */
+	uint8_t delivering;  /* vector + 1 of the exception being delivered (double faults) */
 	uint8_t walk_global; /* the last successful page walk mapped a global page */
 	uint8_t walk_large;  /* ... a large page: log2 of its size minus 12 (0: 4 KiB) */
 	uint64_t tlb_user;   /* EMU_TLB_USER at CPL 3, else 0 */

@@ -300,7 +300,8 @@ opcode:
 	else if (map == 2)
 		oi = emu_optab_0f[b];
 	else /* 0F38 and 0F3A: ModRM always, 0F3A an imm8 */
-		oi = (struct emu_opinfo){.op = EMU_OP_SSE, .imm = map == 4 ? I_UB : I_NONE, .f = D_M};
+		oi = (struct emu_opinfo){
+		    .op = EMU_OP_SSE, .imm = map == 4 ? I_UB : I_NONE, .f = D_M};
 
 	if (mode == EMU_MODE_64 && (oi.f & D_I64)) {
 		in->len = (uint8_t)d->i;

@@ -130,8 +130,8 @@ enum emu_op {
 	EMU_OP_INS,
 	EMU_OP_OUTS,
 	EMU_OP_LOCKED, /* LOCK-prefixed memory RMW: the instruction's own op is in lop */
-	EMU_OP_SSE, /* MMX/SSE/0F AE: imm2 = map << 8 | opcode, sub = prefix (0, 66, F3, F2) */
-	EMU_OP_X87, /* D8-DF: imm2 = (opcode & 7) << 8 | ModRM */
+	EMU_OP_SSE,    /* MMX/SSE/0F AE: imm2 = map << 8 | opcode, sub = prefix (0, 66, F3, F2) */
+	EMU_OP_X87,    /* D8-DF: imm2 = (opcode & 7) << 8 | ModRM */
 	EMU_OP_COUNT
 };
 

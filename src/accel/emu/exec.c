@@ -298,7 +298,8 @@ static int exec_misc(struct emu_cpu *c, const struct emu_insn *in)
 }
 
 /* Execute one decoded instruction. Returns 0 or an exit reason. */
-static inline __attribute__((always_inline)) int exec_one(struct emu_cpu *c, const struct emu_insn *in)
+static inline __attribute__((always_inline)) int exec_one(struct emu_cpu *c,
+							  const struct emu_insn *in)
 {
 	unsigned size = in->osize;
 	uint64_t v;

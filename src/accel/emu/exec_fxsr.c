@@ -23,8 +23,7 @@ static void fxsr_check_sse(struct emu_cpu *c)
 		emu_raise(c, EMU_NM, 0, 0);
 }
 
-static uint64_t fxsr_aligned_lin(struct emu_cpu *c, const struct emu_insn *in, uint64_t ea,
-				 int acc)
+static uint64_t fxsr_aligned_lin(struct emu_cpu *c, const struct emu_insn *in, uint64_t ea, int acc)
 {
 	uint64_t lin = emu_linear(c, in->seg, ea, 512, acc);
 	if (lin & 15)

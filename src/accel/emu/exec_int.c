@@ -112,8 +112,7 @@ static void deliver_real(struct emu_cpu *c, unsigned vec, uint64_t ret)
 }
 
 /* The stack of privilege level dpl from the current TSS (16/32/64-bit formats). */
-static void tss_stack(struct emu_cpu *c, unsigned dpl, unsigned ist, struct target *t,
-		      uint32_t ext)
+static void tss_stack(struct emu_cpu *c, unsigned dpl, unsigned ist, struct target *t, uint32_t ext)
 {
 	const struct x86_segment *tr = &c->st.tr;
 	uint32_t terr = (tr->selector & 0xfffc) | ext;
@@ -206,8 +205,12 @@ static void deliver_prot(struct emu_cpu *c, unsigned vec, int type, int has_err,
 		else
 			t.sp = c->st.gpr[X86_RSP];
 		if (t.new_stack)
-			t.ss = (struct x86_segment){.selector = (uint16_t)t.cpl, .dpl = (uint8_t)t.cpl,
-						    .unusable = 1, .s = 1, .type = 3, .db = 1};
+			t.ss = (struct x86_segment){.selector = (uint16_t)t.cpl,
+						    .dpl = (uint8_t)t.cpl,
+						    .unusable = 1,
+						    .s = 1,
+						    .type = 3,
+						    .db = 1};
 		else
 			t.ss = c->st.seg[X86_SS];
 		if ((uint64_t)((int64_t)(t.sp << 16) >> 16) != t.sp)
@@ -380,8 +383,9 @@ void emu_exec_iret(struct emu_cpu *c, const struct emu_insn *in)
 		fl = emu_ld(c, X86_SS, (sp + 2 * w) & sm, w);
 		if (ip > c->st.seg[X86_CS].limit)
 			emu_raise(c, EMU_GP, 1, 0);
-		uint64_t mask = w == 2 ? 0xffff : (F_ARITH | F_TF | F_IF | F_DF | F_OF | F_IOPL | F_NT |
-						   F_RF | F_AC | F_ID);
+		uint64_t mask = w == 2 ? 0xffff
+				       : (F_ARITH | F_TF | F_IF | F_DF | F_OF | F_IOPL | F_NT |
+					  F_RF | F_AC | F_ID);
 		emu_flags_materialize(c);
 		c->st.rflags = (c->st.rflags & ~mask) | (fl & mask) | X86_RFLAGS_FIXED;
 		c->st.gpr[X86_RSP] = (c->st.gpr[X86_RSP] & ~sm) | ((sp + 3 * w) & sm);
@@ -424,8 +428,12 @@ void emu_exec_iret(struct emu_cpu *c, const struct emu_insn *in)
 		if (!(nss & 0xfffc)) {
 			if (!to64 || rpl == 3)
 				emu_raise(c, EMU_GP, 1, 0);
-			nssd = (struct x86_segment){.selector = (uint16_t)nss, .dpl = (uint8_t)rpl,
-						    .unusable = 1, .s = 1, .type = 3, .db = 1};
+			nssd = (struct x86_segment){.selector = (uint16_t)nss,
+						    .dpl = (uint8_t)rpl,
+						    .unusable = 1,
+						    .s = 1,
+						    .type = 3,
+						    .db = 1};
 		} else {
 			uint32_t serr = (uint32_t)nss & 0xfffc;
 			emu_desc_unpack(&nssd, (uint16_t)nss,

@@ -237,8 +237,12 @@ static void exec_retf(struct emu_cpu *c, const struct emu_insn *in)
 	if (!(ssel & 0xfffc)) {
 		if (!to64 || rpl == 3)
 			emu_raise(c, EMU_GP, 1, 0);
-		nss = (struct x86_segment){.selector = ssel, .dpl = (uint8_t)rpl, .unusable = 1,
-					   .s = 1, .type = 3, .db = 1};
+		nss = (struct x86_segment){.selector = ssel,
+					   .dpl = (uint8_t)rpl,
+					   .unusable = 1,
+					   .s = 1,
+					   .type = 3,
+					   .db = 1};
 	} else {
 		emu_desc_unpack(&nss, ssel, emu_desc_read(c, ssel, EMU_GP));
 		if ((ssel & 3) != rpl || nss.dpl != rpl || !nss.s || (nss.type & 8) ||
@@ -340,8 +344,8 @@ static void exec_lar(struct emu_cpu *c, const struct emu_insn *in, unsigned kind
 		emu_raise(c, EMU_UD, 0, 0);
 	if (sel & 0xfffc) {
 		uint64_t base = sel & 4 ? c->st.ldt.base : c->st.gdt.base;
-		uint64_t limit = sel & 4 ? (c->st.ldt.unusable ? 0 : c->st.ldt.limit)
-					 : c->st.gdt.limit;
+		uint64_t limit =
+		    sel & 4 ? (c->st.ldt.unusable ? 0 : c->st.ldt.limit) : c->st.gdt.limit;
 		if ((sel & 0xfff8u) + 7u <= limit && !((sel & 4) && c->st.ldt.unusable)) {
 			d = emu_sys_ld(c, base + (sel & 0xfff8u), 8);
 			emu_desc_unpack(&n, sel, d);
@@ -351,7 +355,8 @@ static void exec_lar(struct emu_cpu *c, const struct emu_insn *in, unsigned kind
 				unsigned t = n.type;
 				int good;
 				if (c->st.efer & X86_EFER_LMA)
-					good = t == 2 || t == 9 || t == 11 || (kind == 0 && t == 12);
+					good =
+					    t == 2 || t == 9 || t == 11 || (kind == 0 && t == 12);
 				else
 					good = t == 1 || t == 2 || t == 3 || t == 9 || t == 11 ||
 					       (kind == 0 && (t == 4 || t == 5 || t == 12));
@@ -412,7 +417,8 @@ int emu_exec_seg(struct emu_cpu *c, const struct emu_insn *in)
 	case EMU_OP_LSEG: {
 		uint64_t ea = emu_ea(c, in);
 		uint64_t off = emu_ld(c, in->seg, ea, in->osize);
-		uint16_t sel = (uint16_t)emu_ld(c, in->seg, (ea + in->osize) & sz_mask(in->asize), 2);
+		uint16_t sel =
+		    (uint16_t)emu_ld(c, in->seg, (ea + in->osize) & sz_mask(in->asize), 2);
 		emu_load_seg(c, in->sub, sel);
 		reg_set(c, in->reg, in->osize, off);
 		break;

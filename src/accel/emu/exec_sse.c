@@ -17,21 +17,48 @@ struct sse_ent {
 	uint8_t cls;
 };
 
-#define E(f, a, k) {f, (uint16_t)(a), k}
+#define E(f, a, k)                                                                                 \
+	{                                                                                          \
+		f, (uint16_t)(a), k                                                                \
+	}
 #define MOV(a) E(sse_mov, a, C_SSE)
 #define MMXMOV(a) E(sse_mov, a, C_MMX)
-#define I2(op, esz) {E(sse_int2, IA(op, esz), C_MMX), E(sse_int2, IA(op, esz), C_SSE)}
-#define I2X(op) {E(sse_int2, IA(op, 1) | X16, C_SSE), E(sse_int2, IA(op, 1) | X16, C_SSE)}
-#define I66(op, esz) {[1] = E(sse_int2, IA(op, esz), C_SSE)}
-#define FP4(op) {E(sse_fp_arith, (op) | FA_PFX, C_SSE), E(sse_fp_arith, (op) | FA_PFX, C_SSE), \
-		 E(sse_fp_arith, (op) | FA_PFX, C_SSE), E(sse_fp_arith, (op) | FA_PFX, C_SSE)}
-#define SHF(kind, esz) {E(sse_shift, (kind) | ((esz) << 4), C_MMX), \
-			E(sse_shift, (kind) | ((esz) << 4), C_SSE)}
+#define I2(op, esz)                                                                                \
+	{                                                                                          \
+		E(sse_int2, IA(op, esz), C_MMX), E(sse_int2, IA(op, esz), C_SSE)                   \
+	}
+#define I2X(op)                                                                                    \
+	{                                                                                          \
+		E(sse_int2, IA(op, 1) | X16, C_SSE), E(sse_int2, IA(op, 1) | X16, C_SSE)           \
+	}
+#define I66(op, esz)                                                                               \
+	{                                                                                          \
+		[1] = E(sse_int2, IA(op, esz), C_SSE)                                              \
+	}
+#define FP4(op)                                                                                    \
+	{                                                                                          \
+		E(sse_fp_arith, (op) | FA_PFX, C_SSE), E(sse_fp_arith, (op) | FA_PFX, C_SSE),      \
+		    E(sse_fp_arith, (op) | FA_PFX, C_SSE), E(sse_fp_arith, (op) | FA_PFX, C_SSE)   \
+	}
+#define SHF(kind, esz)                                                                             \
+	{                                                                                          \
+		E(sse_shift, (kind) | ((esz) << 4), C_MMX),                                        \
+		    E(sse_shift, (kind) | ((esz) << 4), C_SSE)                                     \
+	}
 #define CV(a) E(sse_fp_cvt, a, C_SSE)
 #define CVM(a) E(sse_fp_cvt, a, C_SSEMMX)
-#define SH2(a) {E(sse_shuf, a, C_MMX), E(sse_shuf, a, C_SSE)}
-#define SH66(a) {[1] = E(sse_shuf, a, C_SSE)}
-#define PMOV(s, d, sg) {[1] = E(sse_int_misc, IM_PMOV(s, d, sg), C_SSE)}
+#define SH2(a)                                                                                     \
+	{                                                                                          \
+		E(sse_shuf, a, C_MMX), E(sse_shuf, a, C_SSE)                                       \
+	}
+#define SH66(a)                                                                                    \
+	{                                                                                          \
+		[1] = E(sse_shuf, a, C_SSE)                                                        \
+	}
+#define PMOV(s, d, sg)                                                                             \
+	{                                                                                          \
+		[1] = E(sse_int_misc, IM_PMOV(s, d, sg), C_SSE)                                    \
+	}
 
 static const struct sse_ent tab_0f[256][4] = {
     [0x10] = {MOV(MV_LOADU), MOV(MV_LOADU), MOV(MV_SS_LOAD), MOV(MV_SD_LOAD)},
@@ -52,9 +79,11 @@ static const struct sse_ent tab_0f[256][4] = {
     [0x2f] = {E(sse_fp_cmp, CMP_COMISS, C_SSE), E(sse_fp_cmp, CMP_COMISD, C_SSE)},
     [0x50] = {MOV(MV_MSKPS), MOV(MV_MSKPD)},
     [0x51] = FP4(FP_SQRT),
-    [0x52] = {E(sse_fp_arith, FA(FP_RSQRT, F_PS), C_SSE), {0},
+    [0x52] = {E(sse_fp_arith, FA(FP_RSQRT, F_PS), C_SSE),
+	      {0},
 	      E(sse_fp_arith, FA(FP_RSQRT, F_SS), C_SSE)},
-    [0x53] = {E(sse_fp_arith, FA(FP_RCP, F_PS), C_SSE), {0},
+    [0x53] = {E(sse_fp_arith, FA(FP_RCP, F_PS), C_SSE),
+	      {0},
 	      E(sse_fp_arith, FA(FP_RCP, F_SS), C_SSE)},
     [0x54] = I2X(I_AND),
     [0x55] = I2X(I_ANDN),
@@ -93,9 +122,13 @@ static const struct sse_ent tab_0f[256][4] = {
     [0x75] = I2(I_CMPEQ, 2),
     [0x76] = I2(I_CMPEQ, 4),
     [0x77] = {E(sse_mov, MV_EMMS, C_MMXNT)},
-    [0x7c] = {{0}, E(sse_fp_arith, FA(FP_HADD, F_PD), C_SSE), {0},
+    [0x7c] = {{0},
+	      E(sse_fp_arith, FA(FP_HADD, F_PD), C_SSE),
+	      {0},
 	      E(sse_fp_arith, FA(FP_HADD, F_PS), C_SSE)},
-    [0x7d] = {{0}, E(sse_fp_arith, FA(FP_HSUB, F_PD), C_SSE), {0},
+    [0x7d] = {{0},
+	      E(sse_fp_arith, FA(FP_HSUB, F_PD), C_SSE),
+	      {0},
 	      E(sse_fp_arith, FA(FP_HSUB, F_PS), C_SSE)},
     [0x7e] = {MMXMOV(MV_D_FROM), MOV(MV_D_FROM), MOV(MV_Q_XMM_LOAD)},
     [0x7f] = {MMXMOV(MV_Q_MM_STORE), MOV(MV_STOREA), MOV(MV_STOREU)},
@@ -107,14 +140,18 @@ static const struct sse_ent tab_0f[256][4] = {
     [0xc4] = {E(sse_insext, IX_PINSRW, C_MMX), E(sse_insext, IX_PINSRW, C_SSE)},
     [0xc5] = {E(sse_insext, IX_PEXTRW, C_MMX), E(sse_insext, IX_PEXTRW, C_SSE)},
     [0xc6] = {E(sse_shuf, SH_SHUFPS, C_SSE), E(sse_shuf, SH_SHUFPD, C_SSE)},
-    [0xd0] = {{0}, E(sse_fp_arith, FA(FP_ADDSUB, F_PD), C_SSE), {0},
+    [0xd0] = {{0},
+	      E(sse_fp_arith, FA(FP_ADDSUB, F_PD), C_SSE),
+	      {0},
 	      E(sse_fp_arith, FA(FP_ADDSUB, F_PS), C_SSE)},
     [0xd1] = SHF(0, 2),
     [0xd2] = SHF(0, 4),
     [0xd3] = SHF(0, 8),
     [0xd4] = I2(I_ADD, 8),
     [0xd5] = I2(I_MULL, 2),
-    [0xd6] = {{0}, MOV(MV_Q_XMM_STORE), E(sse_mov, MV_Q2DQ, C_SSEMMX),
+    [0xd6] = {{0},
+	      MOV(MV_Q_XMM_STORE),
+	      E(sse_mov, MV_Q2DQ, C_SSEMMX),
 	      E(sse_mov, MV_DQ2Q, C_SSEMMX)},
     [0xd7] = {MMXMOV(MV_PMOVMSKB), MOV(MV_PMOVMSKB)},
     [0xd8] = I2(I_SUBUS, 1),
@@ -209,9 +246,18 @@ static const struct sse_ent tab_0f38[256][4] = {
     [0xf1] = {[3] = E(sse_crc32, 1, C_NONE)},
 };
 
-#define RND(f) {[1] = E(sse_fp_round, f, C_SSE)}
-#define IX66(a) {[1] = E(sse_insext, a, C_SSE)}
-#define STR(a) {[1] = E(sse_str, a, C_SSE)}
+#define RND(f)                                                                                     \
+	{                                                                                          \
+		[1] = E(sse_fp_round, f, C_SSE)                                                    \
+	}
+#define IX66(a)                                                                                    \
+	{                                                                                          \
+		[1] = E(sse_insext, a, C_SSE)                                                      \
+	}
+#define STR(a)                                                                                     \
+	{                                                                                          \
+		[1] = E(sse_str, a, C_SSE)                                                         \
+	}
 
 static const struct sse_ent tab_0f3a[256][4] = {
     [0x08] = RND(F_PS),
@@ -307,8 +353,7 @@ void sse_ld128(struct emu_cpu *c, const struct emu_insn *in, uint64_t ea, xmm_t 
 	v->q[1] = emu_ld_lin(c, (lin + 8) & c->lin_mask, 8);
 }
 
-void sse_st128(struct emu_cpu *c, const struct emu_insn *in, uint64_t ea, const xmm_t *v,
-	       int align)
+void sse_st128(struct emu_cpu *c, const struct emu_insn *in, uint64_t ea, const xmm_t *v, int align)
 {
 	uint64_t lin = emu_linear(c, in->seg, ea, 16, EMU_ACC_W);
 

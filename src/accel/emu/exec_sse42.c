@@ -141,8 +141,8 @@ void sse_str(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 void sse_crc32(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 {
 	unsigned n = arg ? in->osize : 1;
-	uint64_t v = in->flags & EMU_I_REG ? reg_get(c, in->rm, n)
-					   : emu_ld(c, in->seg, emu_ea(c, in), n);
+	uint64_t v =
+	    in->flags & EMU_I_REG ? reg_get(c, in->rm, n) : emu_ld(c, in->seg, emu_ea(c, in), n);
 	uint32_t crc = (uint32_t)c->st.gpr[in->reg];
 
 	for (unsigned i = 0; i < n; i++) {

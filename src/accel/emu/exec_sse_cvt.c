@@ -78,7 +78,8 @@ void sse_fp_cvt(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 		v = src_gpr_or_mem(c, in, isz);
 		fp_env(&f, mx, rc);
 		r = g;
-		fp_set(&r, 0, arg == CV_SI2SS, cvt_i2f(&f, (int64_t)sz_sext(v, isz), arg == CV_SI2SS));
+		fp_set(&r, 0, arg == CV_SI2SS,
+		       cvt_i2f(&f, (int64_t)sz_sext(v, isz), arg == CV_SI2SS));
 		break;
 	case CV_DQ2PS:
 		sse_get_e(c, in, &e, 16, 0, 1);
@@ -94,10 +95,12 @@ void sse_fp_cvt(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	case CV_TPS2DQ:
 	case CV_PD2DQ:
 	case CV_TPD2DQ: {
-		int is32 = arg == CV_TPS2PI || arg == CV_PS2PI || arg == CV_PS2DQ || arg == CV_TPS2DQ;
-		int trunc = arg == CV_TPS2PI || arg == CV_TPD2PI || arg == CV_TPS2DQ ||
-			    arg == CV_TPD2DQ;
-		int to_mm = arg == CV_TPS2PI || arg == CV_PS2PI || arg == CV_TPD2PI || arg == CV_PD2PI;
+		int is32 =
+		    arg == CV_TPS2PI || arg == CV_PS2PI || arg == CV_PS2DQ || arg == CV_TPS2DQ;
+		int trunc =
+		    arg == CV_TPS2PI || arg == CV_TPD2PI || arg == CV_TPS2DQ || arg == CV_TPD2DQ;
+		int to_mm =
+		    arg == CV_TPS2PI || arg == CV_PS2PI || arg == CV_TPD2PI || arg == CV_PD2PI;
 		unsigned n = arg == CV_PS2DQ || arg == CV_TPS2DQ ? 4 : 2;
 		if (to_mm)
 			x87_check_pending(c);
@@ -106,7 +109,8 @@ void sse_fp_cvt(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 			sse_mmx_enter(c);
 		fp_env(&f, mx, 0);
 		for (unsigned i = 0; i < n; i++)
-			r.d[i] = (uint32_t)cvt_f2i(&f, fp_get(&e, i, is32), is32, 4, trunc ? 3 : rc);
+			r.d[i] =
+			    (uint32_t)cvt_f2i(&f, fp_get(&e, i, is32), is32, 4, trunc ? 3 : rc);
 		sse_fp_flags(c, f.flags);
 		if (to_mm)
 			mmx_set(c, in->reg, r.q[0]);

@@ -260,9 +260,9 @@ void sse_fp_dp(struct emu_cpu *c, const struct emu_insn *in, int is32)
 	sse_get_e(c, in, &e, 16, 0, 1);
 	fp_env(&f, mx, mx >> MX_RC_SHIFT);
 	for (unsigned i = 0; i < n; i++)
-		p[i] = (imm >> (4 + i)) & 1 ? fp_lane(&f, FP_MUL, is32, fp_get(&g, i, is32),
-						      fp_get(&e, i, is32))
-					    : 0;
+		p[i] = (imm >> (4 + i)) & 1
+			   ? fp_lane(&f, FP_MUL, is32, fp_get(&g, i, is32), fp_get(&e, i, is32))
+			   : 0;
 	/* the products are a step of their own: their unmasked exceptions stop the instruction */
 	sse_fp_flags(c, f.flags);
 	f.flags = 0;

@@ -109,7 +109,7 @@ void sse_int2(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	case I_OR:
 	case I_XOR:
 		for (unsigned i = 0; i < 2; i++)
-			r.q[i] = op == I_AND ? g.q[i] & e.q[i]
+			r.q[i] = op == I_AND	? g.q[i] & e.q[i]
 				 : op == I_ANDN ? ~g.q[i] & e.q[i]
 				 : op == I_OR	? g.q[i] | e.q[i]
 						: g.q[i] ^ e.q[i];
@@ -145,7 +145,8 @@ void sse_int2(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 	case I_PACKUS:
 		for (unsigned i = 0; i < 2 * n; i++) {
 			int64_t x = i < n ? els(&g, i, esz) : els(&e, i - n, esz);
-			set_el(&r, i, esz / 2, op == I_PACKSS ? sat_s(x, esz / 2) : sat_u(x, esz / 2));
+			set_el(&r, i, esz / 2,
+			       op == I_PACKSS ? sat_s(x, esz / 2) : sat_u(x, esz / 2));
 		}
 		break;
 	case I_UNPCKL:
@@ -206,8 +207,8 @@ static void shift_vec(xmm_t *v, unsigned kind, unsigned esz, uint64_t cnt, unsig
 int sse_shift_imm_kind(const struct emu_insn *in, unsigned opc)
 {
 	static const int16_t kinds[3][8] = {{-1, -1, 0x20, -1, 0x21, -1, 0x22, -1},
-					   {-1, -1, 0x40, -1, 0x41, -1, 0x42, -1},
-					   {-1, -1, 0x80, 0x100, -1, -1, 0x82, 0x102}};
+					    {-1, -1, 0x40, -1, 0x41, -1, 0x42, -1},
+					    {-1, -1, 0x80, 0x100, -1, -1, 0x82, 0x102}};
 	int k = kinds[opc - 0x71][in->reg & 7];
 
 	if (k < 0 || !(in->flags & EMU_I_REG) || (k >= 0x100 && sse_width(in) != 16))
@@ -248,7 +249,8 @@ void sse_int_misc(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 
 	memset(&r, 0, sizeof(r));
 	if (arg & 0x1000) { /* PMOVSX/PMOVZX */
-		unsigned ssz = arg & 0xf, dsz = (arg >> 4) & 0xf, sgn = (arg >> 8) & 1, n = 16 / dsz;
+		unsigned ssz = arg & 0xf, dsz = (arg >> 4) & 0xf, sgn = (arg >> 8) & 1,
+			 n = 16 / dsz;
 		if (in->flags & EMU_I_REG) {
 			xmm_get(c, in->rm, &e);
 		} else {

@@ -205,7 +205,11 @@ void sse_mov(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 		}
 		xmm_get(c, in->rm, &e);
 		reg_set(c, in->reg, 8,
-			sign_mask(&e, arg == MV_MSKPS ? 4 : arg == MV_MSKPD ? 8 : 1, 16));
+			sign_mask(&e,
+				  arg == MV_MSKPS   ? 4
+				  : arg == MV_MSKPD ? 8
+						    : 1,
+				  16));
 		break;
 	case MV_NTI:
 		need_mem(c, in);
@@ -368,8 +372,8 @@ void sse_insext(struct emu_cpu *c, const struct emu_insn *in, unsigned arg)
 		reg_set(c, in->reg, 8, g.w[imm & (w / 2 - 1)]);
 		break;
 	default: { /* PEXTRB/W/D/Q, EXTRACTPS: r/m = element of G */
-		unsigned n = arg == IX_PEXTRB_E	  ? 1
-			     : arg == IX_PEXTRW_E ? 2
+		unsigned n = arg == IX_PEXTRB_E			    ? 1
+			     : arg == IX_PEXTRW_E		    ? 2
 			     : arg == IX_PEXTRD_E && in->osize == 8 ? 8
 								    : 4;
 		xmm_get(c, in->reg, &g);

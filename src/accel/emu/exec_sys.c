@@ -10,8 +10,8 @@
 #include "accel/emu/emu_priv.h"
 
 #define CR0_DEFINED                                                                                \
-	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | \
-	 X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
+	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | X86_CR0_NE |             \
+	 X86_CR0_WP | X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
 #define CR4_TSD (1ull << 2)
 #define CR4_DE (1ull << 3)
 #define CR4_MCE (1ull << 6)
@@ -61,7 +61,8 @@ void emu_write_cr4(struct emu_cpu *c, uint64_t v)
 		emu_raise(c, EMU_GP, 1, 0);
 	if (!(v & X86_CR4_PAE) && (c->st.efer & X86_EFER_LMA))
 		emu_raise(c, EMU_GP, 1, 0);
-	if (pae_paging(c, c->st.cr0, v) && ((old ^ v) & (X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE)) &&
+	if (pae_paging(c, c->st.cr0, v) &&
+	    ((old ^ v) & (X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE)) &&
 	    emu_load_pdptes(c, c->st.cr3))
 		emu_raise(c, EMU_GP, 1, 0);
 	c->st.cr4 = v;
@@ -93,8 +94,11 @@ static void exec_mov_cr(struct emu_cpu *c, const struct emu_insn *in)
 	if (c->cpl)
 		emu_raise(c, EMU_GP, 1, 0);
 	if (in->sub == 0) {
-		v = cr == 0 ? c->st.cr0 : cr == 2 ? c->st.cr2 : cr == 3 ? c->st.cr3
-			      : cr == 4 ? c->st.cr4 : c->st.cr8;
+		v = cr == 0   ? c->st.cr0
+		    : cr == 2 ? c->st.cr2
+		    : cr == 3 ? c->st.cr3
+		    : cr == 4 ? c->st.cr4
+			      : c->st.cr8;
 		reg_set(c, in->rm, size, v);
 		return;
 	}
@@ -148,7 +152,7 @@ static void exec_mov_dr(struct emu_cpu *c, const struct emu_insn *in)
 uint64_t emu_rdtsc(struct emu_cpu *c)
 {
 	uint64_t t = c->sys && c->sys->rdtsc ? c->sys->rdtsc(c->ctx)
-					    : c->icount + (c->run_budget - c->icount_left);
+					     : c->icount + (c->run_budget - c->icount_left);
 	return t + c->msr.tsc_offset;
 }
 

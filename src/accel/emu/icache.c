@@ -282,7 +282,8 @@ const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn 
 {
 	struct emu_icache *ic = c->icache;
 	uint64_t lin = (c->seg_base[X86_CS] + c->st.rip) & c->lin_mask;
-	struct ic_vjc *v = &ic->vjc[(uint32_t)(lin ^ (lin >> IC_VJC_BITS)) & ((1u << IC_VJC_BITS) - 1)];
+	struct ic_vjc *v =
+	    &ic->vjc[(uint32_t)(lin ^ (lin >> IC_VJC_BITS)) & ((1u << IC_VJC_BITS) - 1)];
 	uint32_t ctx = c->mode | (uint32_t)c->tlb_user << 8;
 	if (likely(v->lin == lin && v->gen == c->tlb_gen && v->ctx == ctx && v->bi &&
 		   v->bi <= ic->nblocks)) {

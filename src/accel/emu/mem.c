@@ -60,8 +60,8 @@ struct emu_tlb_entry *emu_tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, uin
 
 	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 	uint64_t tag = page | c->tlb_user;
-	if (e->gpa != pa || e->addend != (uintptr_t)host - page || (e->tag_r & ~EMU_PAGE_MASK) !=
-	    c->tlb_user)
+	if (e->gpa != pa || e->addend != (uintptr_t)host - page ||
+	    (e->tag_r & ~EMU_PAGE_MASK) != c->tlb_user)
 		e->tag_r = e->tag_w = e->tag_x = EMU_TLB_INVALID;
 	e->addend = (uintptr_t)host - page;
 	e->gpa = pa;

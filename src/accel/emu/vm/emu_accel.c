@@ -219,8 +219,8 @@ static int emu_vm_init(struct vm *vm)
 	if ((ret = pit_init(&ev->pit, vm_irq_line(vm, 0), &clock_host)))
 		goto fail;
 	ev->pit_ready = 1;
-	if ((ret = reg(vm, &vm->mmio, LAYOUT_IOAPIC, IOAPIC_MMIO_LEN, &ioapic_mmio_ops,
-		       &ev->ioapic, "ioapic")) ||
+	if ((ret = reg(vm, &vm->mmio, LAYOUT_IOAPIC, IOAPIC_MMIO_LEN, &ioapic_mmio_ops, &ev->ioapic,
+		       "ioapic")) ||
 	    (ret = reg(vm, &vm->pio, 0x20, 2, &pic_master_ops, &ev->pic, "pic-master")) ||
 	    (ret = reg(vm, &vm->pio, 0xa0, 2, &pic_slave_ops, &ev->pic, "pic-slave")) ||
 	    (ret = reg(vm, &vm->pio, 0x4d0, 2, &pic_elcr_ops, &ev->pic, "pic-elcr")) ||
