@@ -1,7 +1,8 @@
 /* A small 64-bit machine for the emu system-level unit tests (test_emu_sys.c, test_emu_msr.c,
- * test_emu_lock.c): 4 MiB of RAM at guest-physical 0, identity-mapped by 4-level page tables (4 KiB
- * pages below 2 MiB, one 2 MiB page above), a GDT with kernel and user segments and a 64-bit TSS,
- * and an IDT whose handler for vector v is at HANDLER(v) (a HLT unless a test puts code there). */
+ * test_emu_lock.c, test_emu_robust.c): 4 MiB of RAM at guest-physical 0, identity-mapped by 4-level
+ * page tables (4 KiB pages below 2 MiB, one 2 MiB page above), a GDT with kernel and user segments
+ * and a 64-bit TSS, and an IDT whose handler for vector v is at HANDLER(v) (a HLT unless a test
+ * puts code there); cmocka setup/teardown functions that make one per test. */
 #ifndef VMON_TESTS_EMU_SYS_ENV_H
 #define VMON_TESTS_EMU_SYS_ENV_H
 
@@ -198,6 +199,40 @@ static inline void env_destroy(struct env *e, int free_ram)
 	emu_cpu_destroy(&e->cpu);
 	if (free_ram)
 		free(e->ram);
+}
+
+/* cmocka setup: a calloc'd env with its own RAM in *state, in exc_exit mode (exceptions are
+ * EMU_EXIT_EXCEPTION exits, not deliveries through the IDT) when exc_exit is set. -1 when the
+ * env cannot be made. */
+static inline int env_setup_mode(void **state, int exc_exit)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	if (!e || env_init(e, NULL)) {
+		free(e);
+		return -1;
+	}
+	e->cpu.exc_exit = exc_exit;
+	*state = e;
+	return 0;
+}
+
+static inline int env_setup(void **state)
+{
+	return env_setup_mode(state, 0);
+}
+
+static inline int env_setup_exc_exit(void **state)
+{
+	return env_setup_mode(state, 1);
+}
+
+/* cmocka teardown for env_setup and env_setup_exc_exit. */
+static inline int env_teardown(void **state)
+{
+	struct env *e = *state;
+	env_destroy(e, 1);
+	free(e);
+	return 0;
 }
 
 /* 64-bit kernel state at rip: paging on, CR0.WP, EFER.NXE|SCE, IDT/GDT/TSS loaded, IF=0. */

@@ -16,24 +16,6 @@
 
 #define ITERS 100000u
 
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	if (!e || env_init(e, NULL))
-		return -1;
-	e->cpu.exc_exit = 1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	env_destroy(e, 1);
-	free(e);
-	return 0;
-}
-
 static uint64_t reg(struct env *e, int r)
 {
 	return e->cpu.st.gpr[r];
@@ -265,10 +247,12 @@ static void test_lock_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_two_threads_lose_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cmpxchg8b_16b, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_locked_odd_operands, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_lock_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_threads_lose_nothing, env_setup_exc_exit,
+					    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_cmpxchg8b_16b, env_setup_exc_exit, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_locked_odd_operands, env_setup_exc_exit,
+					    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_rules, env_setup_exc_exit, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

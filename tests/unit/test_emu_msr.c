@@ -15,23 +15,6 @@
 #include "arch/x86/cpuid.h"
 #include "emu_sys_env.h"
 
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	if (!e || env_init(e, NULL))
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	env_destroy(e, 1);
-	free(e);
-	return 0;
-}
-
 /* ---- MSRs (exc_exit mode: #GP is an EXCEPTION exit) ---- */
 
 static int msr_run(struct env *e, uint32_t idx, uint64_t val, int write, uint64_t *out)
@@ -480,14 +463,15 @@ static void test_unadvertised_features_fault(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_msr_efer_and_canonical, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_msr_pat_mtrr_tsc, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_msr_forwarding, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_msr_save_load, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cpuid_leaves, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cpuid_features_execute, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fast_system_calls, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_unadvertised_features_fault, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_msr_efer_and_canonical, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_msr_pat_mtrr_tsc, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_msr_forwarding, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_msr_save_load, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_cpuid_leaves, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_cpuid_features_execute, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_fast_system_calls, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_unadvertised_features_fault, env_setup,
+					    env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,24 +14,6 @@
 
 #include "emu_sys_env.h"
 
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	if (!e || env_init(e, NULL))
-		return -1;
-	e->cpu.exc_exit = 1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	env_destroy(e, 1);
-	free(e);
-	return 0;
-}
-
 /* rep stosb with RCX = 3 * EMU_REP_CHUNK + 5 into DATA: each emu_run of one instruction stores
  * one chunk and leaves RIP on the REP; the fourth finishes it. */
 static void test_rep_chunks(void **state)
@@ -178,11 +160,12 @@ static void test_pae_set_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_rep_chunks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rep_huge_count, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pae_set_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_chunks, env_setup_exc_exit, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_huge_count, env_setup_exc_exit, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, env_setup_exc_exit,
+					    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_reset, env_setup_exc_exit, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_pae_set_state, env_setup_exc_exit, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,23 +13,6 @@
 
 #include "emu_sys_env.h"
 
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	if (!e || env_init(e, NULL))
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	env_destroy(e, 1);
-	free(e);
-	return 0;
-}
-
 /* Stopped at the HLT of the handler for vector v. */
 static void assert_in_handler(struct env *e, int r, unsigned v)
 {
@@ -316,14 +299,14 @@ static void test_io_permission_bitmap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_page_faults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_user_fault_stack_switch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_gp_de_int, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_double_and_triple_fault, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_exc_exit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_interrupt_hlt_wakeup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sti_shadow, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_io_permission_bitmap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_page_faults, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_user_fault_stack_switch, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_gp_de_int, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_double_and_triple_fault, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_exc_exit, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupt_hlt_wakeup, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_sti_shadow, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_io_permission_bitmap, env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
