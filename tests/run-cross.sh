@@ -4,8 +4,9 @@
 # emulator is portable C. Called by `make cross-check` (which installs the tool chain first with
 # mk/deps.sh cross) and by tests/check.sh.
 # Usage: tests/run-cross.sh BUILD_DIR
-# Prints "cross: test_emu_X: N passed" per binary, then "cross: N passed, N failed"; appends
-# "cross passed failed" to $VMON_RESULTS when set; exits non-zero on any failure. Skips (prints
+# The binaries run through tests/run-unit.sh (each under $QEMU, killed after 300 s): it prints
+# "cross: test_emu_X: N passed (aarch64, ...)" per binary, then "cross: N passed, N failed",
+# appends "cross passed failed" to $VMON_RESULTS when set and exits non-zero on any failure. Skips (prints
 # "SKIPPED: cross: <reason>", records 0 0, exits 0) only on a host that is not x86-64; on x86-64
 # a missing tool chain is a failure.
 #
@@ -51,26 +52,11 @@ if ! make --no-print-directory -j"$(nproc)" cross-build BUILD="$BUILD" >"$log" 2
 	fail_setup "build failed"
 fi
 
-pass=0 fail=0 n=0
+bins=()
 for t in "$BUILD"/cross/tests/test_emu_*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	case $t in *.d) continue ;; esac
-	n=$((n + 1))
-	out=$(timeout 300 "$QEMU" "$t" 2>&1)
-	rc=$?
-	p=$(printf '%s\n' "$out" | grep -c '^\[       OK \]')
-	f=$(printf '%s\n' "$out" | grep -c '^\[  FAILED  \]')
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	pass=$((pass + p)); fail=$((fail + f))
-	if [ $rc -ne 0 ]; then
-		printf '%s\n' "$out" | tail -n 40
-		[ $rc -eq 124 ] && echo "cross: $(basename "$t"): hung (killed after 300 s)"
-		echo "cross: $(basename "$t"): FAILED (aarch64, under $QEMU)"
-	else
-		echo "cross: $(basename "$t"): $p passed (aarch64)"
-	fi
+	bins+=("$t")
 done
-[ $n -eq 0 ] && fail_setup "no test binaries in $BUILD/cross/tests"
-echo "cross: $pass passed, $fail failed"
-results $pass $fail
-[ $fail -eq 0 ]
+[ ${#bins[@]} -eq 0 ] && fail_setup "no test binaries in $BUILD/cross/tests"
+bash tests/run-unit.sh -l cross -w "$QEMU" -t 300 -k 40 -n "aarch64, under $QEMU" "${bins[@]}"
