@@ -44,7 +44,18 @@ struct accel_ops {
 	 * GSI. deassign 1 removes the registration. NULL or -ENOTSUP: the caller drives the line
 	 * with set_irq (which on a userspace irqchip is already a direct call). */
 	int (*irqfd)(struct vm *vm, unsigned gsi, int fd, int resample_fd, int deassign);
+	/* Deliver one message-signalled interrupt as a PCI function writes it (x86 format: address
+	 * 0xfee00000 | destination << 12 | destination mode (1 logical) << 2; data: vector in bits
+	 * 7:0, delivery mode in 10:8, trigger mode in bit 15). kvm: KVM_SIGNAL_MSI; emu: routed to
+	 * the userspace LAPICs as an IOAPIC message is. Any thread. Returns 0 (also when the
+	 * guest's APIC state blocks it), -EINVAL for an address outside the interrupt window, or
+	 * -errno. */
+	int (*msi)(struct vm *vm, uint64_t addr, uint32_t data);
 };
+
+/* The MSI address window (interrupt messages), as decoded by accel_ops.msi. */
+#define ACCEL_MSI_ADDR_BASE 0xfee00000ull
+#define ACCEL_MSI_ADDR_MASK 0xfff00000ull
 
 extern const struct accel_ops accel_kvm_ops;
 /* NULL until the emu backend is linked in (accel/emu). */

@@ -142,7 +142,11 @@ void virtio_dev_signal_used(struct virtio_dev *vdev, unsigned q)
 {
 	struct virtq *vq = virtio_dev_queue(vdev, q);
 
-	if (vq && virtq_needs_notify(vq))
+	if (!vq || !virtq_needs_notify(vq))
+		return;
+	if (vdev->transport.queue_interrupt)
+		vdev->transport.queue_interrupt(vdev->transport.ctx, q);
+	else
 		virtio_dev_interrupt(vdev, VIRTIO_INT_USED);
 }
 

@@ -98,6 +98,9 @@ struct virtio_transport {
 	void (*interrupt)(void *ctx, unsigned reason);
 	/* The device was reset: drop pending interrupts and lower the line. */
 	void (*reset)(void *ctx);
+	/* Optional: a used-buffer interrupt for queue q (a transport with per-queue vectors, such
+	 * as PCI with MSI-X, needs the queue). NULL: interrupt(ctx, VIRTIO_INT_USED) is called. */
+	void (*queue_interrupt)(void *ctx, unsigned q);
 	void *ctx;
 };
 

@@ -239,7 +239,7 @@ int virtio_mmio_create(struct virtio_dev *vdev, struct irq_line irq, virtio_mmio
 		       void *notify_ctx, struct virtio_mmio **out)
 {
 	struct virtio_mmio *m;
-	struct virtio_transport t;
+	struct virtio_transport t = {0};
 
 	*out = NULL;
 	if (!notify)

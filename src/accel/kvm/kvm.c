@@ -278,6 +278,19 @@ static int kvm_irqfd(struct vm *vm, unsigned gsi, int fd, int resample_fd, int d
 	return 0;
 }
 
+static int kvm_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = {
+	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+
+	if ((addr & ACCEL_MSI_ADDR_MASK) != ACCEL_MSI_ADDR_BASE)
+		return -EINVAL;
+	/* > 0: delivered; 0: blocked by the guest (e.g. a disabled APIC). */
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct accel_ops accel_kvm_ops = {
     .name = "kvm",
     .probe = kvm_probe,
@@ -292,4 +305,5 @@ const struct accel_ops accel_kvm_ops = {
     .set_irq = kvm_set_irq,
     .ioeventfd = kvm_ioeventfd,
     .irqfd = kvm_irqfd,
+    .msi = kvm_msi,
 };

@@ -247,6 +247,17 @@ static int emu_irqfd(struct vm *vm, unsigned gsi, int fd, int resample_fd, int d
 	return -ENOTSUP;
 }
 
+/* An MSI is an interrupt message like an IOAPIC entry's: destination in address bits 19:12,
+ * logical destination mode in bit 2; vector, delivery mode and trigger mode in the data. */
+static int emu_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	if ((addr & ACCEL_MSI_ADDR_MASK) != ACCEL_MSI_ADDR_BASE)
+		return -EINVAL;
+	emu_route_msg(emu_vm_of(vm), NULL, (uint32_t)(addr >> 12) & 0xff, (addr >> 2) & 1, 0,
+		      (data >> 8) & 7, (uint8_t)data, (data >> 15) & 1);
+	return 0;
+}
+
 static const struct accel_ops emu_ops = {
     .name = "emu",
     .probe = emu_probe,
@@ -261,6 +272,7 @@ static const struct accel_ops emu_ops = {
     .set_irq = emu_set_irq,
     .ioeventfd = emu_ioeventfd,
     .irqfd = emu_irqfd,
+    .msi = emu_msi,
 };
 
 const struct accel_ops *const accel_emu_ops = &emu_ops;
