@@ -47,11 +47,12 @@ $(BUILD)/vmon-static: $(MAIN_OBJ) $(BUILD)/libvmon.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-# Host-side virtio-blk microbenchmark (a fake queue, no guest; not run by `make bench`).
-$(BUILD)/bench/blk_host: bench/blk_host.c $(BUILD)/libvmon.a
+# Host-side virtio-blk microbenchmark (a fake queue from tests/unit/virtq_builder.h, no guest; not
+# run by `make bench`).
+$(BUILD)/bench/blk_host: bench/blk_host.c tests/unit/virtq_builder.h $(BUILD)/libvmon.a
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvmon.a $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libvmon.a $(LDFLAGS) $(LDLIBS)
 
 # Unit tests: each tests/unit/test_X.c links against libvmon.a and cmocka.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(BUILD)/libvmon.a
@@ -107,7 +108,8 @@ clean:
 # fuzz/fuzz_X.c links against it into $(BUILD)/fuzz/fuzz_X. `make fuzz` builds the harnesses,
 # `make fuzz-run` also runs each for FUZZ_SECONDS (default 10) through tests/run-fuzz.sh.
 # The library is built without -Werror: clang warns about things gcc accepts in code that is not
-# ours to change here; the harnesses themselves build with -Werror.
+# ours to change here; the harnesses themselves build with -Werror. The virtio harnesses drive
+# their queues with the unit tests' tests/unit/virtq_builder.h.
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # EMU_REP_CHUNK: emu's REP string instructions yield every 32 iterations instead of 1024, so a
@@ -137,7 +139,7 @@ $(BUILD)/fuzz/libvmon-fuzz.a: $(FUZZ_LIB_OBJ)
 $(FUZZ_BIN): $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/fuzz/libvmon-fuzz.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD  $@"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -Ifuzz -o $@ $< \
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -Ifuzz -Itests/unit -o $@ $< \
 		$(BUILD)/fuzz/libvmon-fuzz.a $(LDLIBS)
 
 -include $(shell find $(BUILD)/fuzz -name '*.d' 2>/dev/null)

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
+#include "virtq_builder.h"
 
 #define FILE_SIZE (64ull << 20)
 #define MEM_SIZE (16ull << 20)
@@ -39,7 +40,7 @@ struct bench {
 	struct gmem gm;
 	struct virtio_blk *blk;
 	struct virtio_mmio *m;
-	uint16_t avail_idx;
+	struct vqb q; /* the driver's side of the queue */
 	uint64_t rng;
 };
 
@@ -51,47 +52,11 @@ static void notify_cb(void *ctx, unsigned q)
 {
 }
 
-static void wr(struct bench *b, uint64_t off, uint32_t v)
-{
-	virtio_mmio_ops.write(b->m, off, 4, v);
-}
-
-static uint32_t rd(struct bench *b, uint64_t off)
-{
-	return (uint32_t)virtio_mmio_ops.read(b->m, off, 4);
-}
-
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void put_desc(struct bench *b, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	uint8_t *d = b->mem + DESC + 16ull * i;
-	uint64_t a = htole64(addr);
-	uint32_t l = htole32(len);
-	uint16_t f = htole16(flags), n = htole16(next);
-	memcpy(d, &a, 8);
-	memcpy(d + 8, &l, 4);
-	memcpy(d + 12, &f, 2);
-	memcpy(d + 14, &n, 2);
-}
-
-static void put16(struct bench *b, uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(b->mem + gpa, &v, 2);
-}
-
-static uint16_t get16(struct bench *b, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, b->mem + gpa, 2);
-	return le16toh(v);
 }
 
 static int setup(struct bench *b, const char *path, bool sync_io, enum disk_cache cache)
@@ -101,26 +66,16 @@ static int setup(struct bench *b, const char *path, bool sync_io, enum disk_cach
 	char err[256];
 
 	memset(b->mem, 0, 0x6000);
-	b->avail_idx = 0;
+	vqb_init(&b->q, &b->gm, QSIZE, DESC, AVAIL, USED);
 	if (virtio_blk_create(&o, &b->gm, NULL, &b->blk, err, sizeof(err))) {
 		fprintf(stderr, "blk_host: %s\n", err);
 		return -1;
 	}
 	if (virtio_mmio_create(virtio_blk_dev(b->blk), irq, notify_cb, NULL, &b->m))
 		return -1;
-	wr(b, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(b, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(b, VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(b, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(b, VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_F_EVENT_IDX);
-	wr(b, VIRTIO_MMIO_STATUS, rd(b, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_FEATURES_OK);
-	wr(b, VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(b, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr(b, VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
-	wr(b, VIRTIO_MMIO_QUEUE_DRIVER_LOW, AVAIL);
-	wr(b, VIRTIO_MMIO_QUEUE_DEVICE_LOW, USED);
-	wr(b, VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(b, VIRTIO_MMIO_STATUS, rd(b, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	mmio_negotiate(b->m, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX));
+	mmio_setup_queue(b->m, 0, &b->q);
+	mmio_driver_ok(b->m);
 	return 0;
 }
 
@@ -141,23 +96,23 @@ static void slot(struct bench *b, unsigned s, uint32_t type, uint64_t sector, ui
 	memcpy(h, &t, 4);
 	memcpy(h + 8, &sec, 8);
 	memcpy(b->mem + HDRS + 16ull * s, h, 16);
-	put_desc(b, 3 * s, HDRS + 16ull * s, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(3 * s + 1));
-	put_desc(b, 3 * s + 1, DATA + 0x10000ull * s, len,
-		 (uint16_t)(VIRTQ_DESC_F_NEXT | (in ? VIRTQ_DESC_F_WRITE : 0)),
-		 (uint16_t)(3 * s + 2));
-	put_desc(b, 3 * s + 2, STATUS + s, 1, VIRTQ_DESC_F_WRITE, 0);
-	put16(b, AVAIL + 4 + 2ull * (b->avail_idx % QSIZE), (uint16_t)(3 * s));
-	b->avail_idx++;
+	vqb_write_desc(&b->q, 3 * s, HDRS + 16ull * s, 16, VIRTQ_DESC_F_NEXT,
+		       (uint16_t)(3 * s + 1));
+	vqb_write_desc(&b->q, 3 * s + 1, DATA + 0x10000ull * s, len,
+		       (uint16_t)(VIRTQ_DESC_F_NEXT | (in ? VIRTQ_DESC_F_WRITE : 0)),
+		       (uint16_t)(3 * s + 2));
+	vqb_write_desc(&b->q, 3 * s + 2, STATUS + s, 1, VIRTQ_DESC_F_WRITE, 0);
+	vqb_put_head(&b->q, b->q.avail_idx++, (uint16_t)(3 * s));
 }
 
 /* Publish what slot() laid out, notify, wait; returns false on a failed request. */
 static bool run(struct bench *b, unsigned n)
 {
-	put16(b, AVAIL + 2, b->avail_idx);
+	vqb_set_avail_idx(&b->q, b->q.avail_idx);
 	while (virtio_dev_notify(virtio_blk_dev(b->blk), 0))
 		;
 	virtio_blk_drain(b->blk);
-	if (get16(b, USED + 2) != b->avail_idx)
+	if (vqb_used_idx(&b->q) != b->q.avail_idx)
 		return false;
 	for (unsigned s = 0; s < n; s++)
 		if (b->mem[STATUS + s] != VIRTIO_BLK_S_OK)

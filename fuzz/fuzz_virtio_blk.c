@@ -38,7 +38,6 @@
  * entry names a head inside the queue (POKE and the mapped DESC buffers never reach the used
  * ring); NEEDS_RESET, once set,
  * stays until a reset. */
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -53,6 +52,7 @@
 #include "fuzz_input.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
+#include "virtq_builder.h"
 
 enum {
 	OP_POKE,
@@ -93,7 +93,7 @@ struct run {
 	struct virtio_mmio *m;
 	uint32_t qsize;
 	uint64_t features;
-	uint16_t avail_idx;
+	struct vqb q; /* the driver's side of queue 0 (its avail idx shadow) */
 	int irq;
 };
 
@@ -106,71 +106,15 @@ static void notify_cb(void *ctx, unsigned q)
 {
 }
 
-static uint32_t rd(struct run *r, uint64_t off)
-{
-	return (uint32_t)virtio_mmio_ops.read(r->m, off, 4);
-}
-
-static void wr(struct run *r, uint64_t off, uint32_t v)
-{
-	virtio_mmio_ops.write(r->m, off, 4, v);
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(mem + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, mem + gpa, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, mem + gpa, 4);
-	return le32toh(v);
-}
-
-static void put_desc(uint64_t table, unsigned idx, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	uint8_t d[16];
-	uint64_t a = htole64(addr);
-	uint32_t l = htole32(len);
-	uint16_t f = htole16(flags), n = htole16(next);
-
-	memcpy(d, &a, 8);
-	memcpy(d + 8, &l, 4);
-	memcpy(d + 12, &f, 2);
-	memcpy(d + 14, &n, 2);
-	memcpy(mem + table + 16ull * idx, d, 16);
-}
-
 /* Bring the device up: features, queue 0, DRIVER_OK. */
 static void bring_up(struct run *r)
 {
-	wr(r, VIRTIO_MMIO_STATUS, 0);
+	mmio_wr(r->m, VIRTIO_MMIO_STATUS, 0);
 	memset(mem, 0, 0x3000); /* the rings */
-	r->avail_idx = 0;
-	wr(r, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(r->features >> 32));
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)r->features);
-	wr(r, VIRTIO_MMIO_STATUS,
-	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	wr(r, VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(r, VIRTIO_MMIO_QUEUE_NUM, r->qsize);
-	wr(r, VIRTIO_MMIO_QUEUE_DESC_LOW, DESC_GPA);
-	wr(r, VIRTIO_MMIO_QUEUE_DRIVER_LOW, AVAIL_GPA);
-	wr(r, VIRTIO_MMIO_QUEUE_DEVICE_LOW, USED_GPA);
-	wr(r, VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(r, VIRTIO_MMIO_STATUS, rd(r, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	vqb_init(&r->q, &gm, r->qsize, DESC_GPA, AVAIL_GPA, USED_GPA);
+	mmio_negotiate(r->m, r->features);
+	mmio_setup_queue(r->m, 0, &r->q);
+	mmio_driver_ok(r->m);
 }
 
 static int make_dev(struct run *r, struct virtio_blk **blk, struct virtio_mmio **m)
@@ -225,14 +169,14 @@ static void op_req(struct run *r, struct fz_in *in)
 	memcpy(h, &type, 4);
 	memcpy(h + 8, &sector, 8);
 	memcpy(mem + HDR_GPA, h, 16);
-	put_desc(DESC_GPA, d, HDR_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+	vqb_write_desc(&r->q, d, HDR_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 	d++;
 	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) {
 		uint32_t num = nsect, flags = type == VIRTIO_BLK_T_WRITE_ZEROES ? nseg & 1 : 0;
 		memcpy(mem + DATA_GPA, &sector, 8);
 		memcpy(mem + DATA_GPA + 8, &num, 4);
 		memcpy(mem + DATA_GPA + 12, &flags, 4);
-		put_desc(DESC_GPA, d, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+		vqb_write_desc(&r->q, d, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 		d++;
 	} else if (type != VIRTIO_BLK_T_FLUSH) {
 		uint32_t total = type == VIRTIO_BLK_T_GET_ID ? 20 : nsect * 512;
@@ -241,28 +185,29 @@ static void op_req(struct run *r, struct fz_in *in)
 			uint32_t len = i + 1 < nseg ? per : total - per * (nseg - 1);
 			/* Odd addresses, and the last segment across the region boundary. */
 			uint64_t a = i + 1 < nseg ? DATA_GPA + 0x1001ull * i : REGION - len / 2;
-			put_desc(DESC_GPA, d, a, len,
-				 (uint16_t)(VIRTQ_DESC_F_NEXT | (in_dir ? VIRTQ_DESC_F_WRITE : 0)),
-				 (uint16_t)(d + 1));
+			vqb_write_desc(
+			    &r->q, d, a, len,
+			    (uint16_t)(VIRTQ_DESC_F_NEXT | (in_dir ? VIRTQ_DESC_F_WRITE : 0)),
+			    (uint16_t)(d + 1));
 			d++;
 		}
 	}
-	put_desc(DESC_GPA, d, STATUS_GPA, 1, swr ? VIRTQ_DESC_F_WRITE : 0, 0);
+	vqb_write_desc(&r->q, d, STATUS_GPA, 1, swr ? VIRTQ_DESC_F_WRITE : 0, 0);
 	mem[STATUS_GPA] = 0xee;
-	put16(AVAIL_GPA + 4 + 2ull * (r->avail_idx % q), 0);
-	r->avail_idx++;
-	put16(AVAIL_GPA + 2, r->avail_idx);
+	vqb_publish(&r->q, 0);
 }
 
 /* Every used entry the device wrote names a head inside the queue (the harness never writes
  * the used ring, so whatever is there came from the device). */
 static void check_used(struct run *r)
 {
-	uint16_t used = get16(USED_GPA + 2);
+	uint16_t used = vqb_used_idx(&r->q);
 
-	for (unsigned i = 0; i < r->qsize && i < used; i++)
-		FZ_CHECK(get32(USED_GPA + 4 + 8ull * i) < r->qsize, "used id %u",
-			 get32(USED_GPA + 4 + 8ull * i));
+	for (uint16_t i = 0; i < r->qsize && i < used; i++) {
+		uint32_t id, len;
+		vqb_used_elem(&r->q, i, &id, &len);
+		FZ_CHECK(id < r->qsize, "used id %u", id);
+	}
 }
 
 static void op_round(struct run *r)
@@ -385,17 +330,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (addr < 0x80000000u && len < 0x80000000u && addr < USED_GPA + 0x1000 &&
 			    (uint64_t)addr + len > USED_GPA)
 				addr = DATA_GPA + addr % 0x1000;
-			put_desc(table, idx, addr, len, fl, next);
+			vqb_write_desc_at(&gm, table, idx, addr, len, fl, next);
 			break;
 		}
 		case OP_AVAIL:
-			put16(AVAIL_GPA + 4 + 2ull * (r.avail_idx % r.qsize), fz_u16(&in));
-			r.avail_idx++;
-			put16(AVAIL_GPA + 2, r.avail_idx);
+			vqb_publish(&r.q, fz_u16(&in));
 			break;
 		case OP_IDX:
-			r.avail_idx = fz_u16(&in);
-			put16(AVAIL_GPA + 2, r.avail_idx);
+			vqb_set_avail_idx(&r.q, fz_u16(&in));
 			break;
 		case OP_NOTIFY:
 			for (int i = 0; i < 16 && virtio_dev_notify(virtio_blk_dev(r.blk), 0); i++)
@@ -425,12 +367,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case OP_FLAGS: {
 			uint16_t v = fz_u16(&in);
-			put16(AVAIL_GPA, v & 1);
-			put16(AVAIL_GPA + 4 + 2ull * r.qsize, v);
+			vqb_set_avail_flags(&r.q, v & 1);
+			vqb_set_used_event(&r.q, v);
 			break;
 		}
 		}
-		bool nr = rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
+		bool nr = mmio_rd(r.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
 		FZ_CHECK(nr || !needs_reset, "NEEDS_RESET cleared without a reset");
 		needs_reset = nr;
 		check_used(&r);

@@ -30,7 +30,6 @@
  * more per transmit notify than the budget plus one request); used entries name heads inside the
  * queue; a fresh device loads the saved state and saves it back identically; NEEDS_RESET stays
  * until a reset. */
-#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +40,7 @@
 #include "fuzz_input.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_mmio.h"
+#include "virtq_builder.h"
 
 enum {
 	OP_POKE,
@@ -70,6 +70,7 @@ struct run {
 	struct virtio_mmio *m;
 	uint32_t qsize;
 	uint64_t features;
+	struct vqb q[2]; /* the driver's side of the two queues at ring_gpa */
 	int out_fails;
 	uint64_t out_bytes;
 };
@@ -95,56 +96,16 @@ static ssize_t out_write(void *ctx, const void *buf, size_t len)
 	return (ssize_t)len;
 }
 
-static uint32_t rd(struct run *r, uint64_t off)
-{
-	return (uint32_t)virtio_mmio_ops.read(r->m, off, 4);
-}
-
-static void wr(struct run *r, uint64_t off, uint32_t v)
-{
-	virtio_mmio_ops.write(r->m, off, 4, v);
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(mem + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, mem + gpa, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, mem + gpa, 4);
-	return le32toh(v);
-}
-
 static void bring_up(struct run *r)
 {
-	wr(r, VIRTIO_MMIO_STATUS, 0);
+	mmio_wr(r->m, VIRTIO_MMIO_STATUS, 0);
 	memset(mem, 0, 0x6000); /* the rings */
-	wr(r, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(r->features >> 32));
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)r->features);
-	wr(r, VIRTIO_MMIO_STATUS,
-	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 2; q++) {
-		wr(r, VIRTIO_MMIO_QUEUE_SEL, q);
-		wr(r, VIRTIO_MMIO_QUEUE_NUM, r->qsize);
-		wr(r, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)ring_gpa[q][0]);
-		wr(r, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)ring_gpa[q][1]);
-		wr(r, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)ring_gpa[q][2]);
-		wr(r, VIRTIO_MMIO_QUEUE_READY, 1);
-	}
-	wr(r, VIRTIO_MMIO_STATUS, rd(r, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+	for (unsigned q = 0; q < 2; q++)
+		vqb_init(&r->q[q], &gm, r->qsize, ring_gpa[q][0], ring_gpa[q][1], ring_gpa[q][2]);
+	mmio_negotiate(r->m, r->features);
+	for (unsigned q = 0; q < 2; q++)
+		mmio_setup_queue(r->m, q, &r->q[q]);
+	mmio_driver_ok(r->m);
 }
 
 static void make_dev(struct run *r, struct virtio_console **con, struct virtio_mmio **m)
@@ -158,10 +119,12 @@ static void make_dev(struct run *r, struct virtio_console **con, struct virtio_m
 static void check_used(struct run *r)
 {
 	for (unsigned q = 0; q < 2; q++) {
-		uint16_t used = get16(ring_gpa[q][2] + 2);
-		for (unsigned i = 0; i < r->qsize && i < used; i++)
-			FZ_CHECK(get32(ring_gpa[q][2] + 4 + 8ull * i) < r->qsize,
-				 "queue %u used id %u", q, get32(ring_gpa[q][2] + 4 + 8ull * i));
+		uint16_t used = vqb_used_idx(&r->q[q]);
+		for (uint16_t i = 0; i < r->qsize && i < used; i++) {
+			uint32_t id, len;
+			vqb_used_elem(&r->q[q], i, &id, &len);
+			FZ_CHECK(id < r->qsize, "queue %u used id %u", q, id);
+		}
 	}
 }
 
@@ -236,7 +199,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t addr = fz_u32(&in);
 			uint32_t len = fz_u32(&in);
 			uint16_t fl = fz_u8(&in) & 7, next = fz_u8(&in);
-			uint8_t d[16];
 			if (addr < 0x80000000u)
 				addr %= 0x24000u;
 			if (len < 0x80000000u)
@@ -246,26 +208,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				idx %= r.qsize;
 			else
 				idx %= 0x1000 / 16;
-			uint64_t a = htole64(addr);
-			uint32_t l = htole32(len);
-			uint16_t f = htole16(fl), nx = htole16(next);
-			memcpy(d, &a, 8);
-			memcpy(d + 8, &l, 4);
-			memcpy(d + 12, &f, 2);
-			memcpy(d + 14, &nx, 2);
-			memcpy(mem + table + 16ull * idx, d, 16);
+			vqb_write_desc_at(&gm, table, idx, addr, len, fl, next);
 			break;
 		}
 		case OP_AVAIL: {
 			unsigned q = fz_u8(&in) & 1;
-			uint16_t head = fz_u16(&in), idx = get16(ring_gpa[q][1] + 2);
-			put16(ring_gpa[q][1] + 4 + 2ull * (idx % r.qsize), head);
-			put16(ring_gpa[q][1] + 2, (uint16_t)(idx + 1));
+			/* From the idx in guest memory (a POKE may have changed it). */
+			uint16_t head = fz_u16(&in), idx = gm_r16(&gm, ring_gpa[q][1] + 2);
+			vqb_put_head(&r.q[q], idx, head);
+			vqb_set_avail_idx(&r.q[q], (uint16_t)(idx + 1));
 			break;
 		}
 		case OP_IDX: {
 			unsigned q = fz_u8(&in) & 1;
-			put16(ring_gpa[q][1] + 2, fz_u16(&in));
+			vqb_set_avail_idx(&r.q[q], fz_u16(&in));
 			break;
 		}
 		case OP_NOTIFY: {
@@ -313,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_MMIO: {
 			uint32_t off = (fz_u8(&in) % 0x40) * 4;
 			uint32_t val = fz_u32(&in);
-			wr(&r, off, val);
+			mmio_wr(r.m, off, val);
 			if (off == VIRTIO_MMIO_STATUS &&
 			    (uint8_t)val == 0) /* the low byte is the status */
 				needs_reset = false;
@@ -321,7 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		}
 		check_used(&r);
-		bool nr = rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
+		bool nr = mmio_rd(r.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
 		FZ_CHECK(nr || !needs_reset, "NEEDS_RESET cleared without a reset");
 		needs_reset = nr;
 	}

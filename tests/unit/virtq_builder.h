@@ -1,7 +1,9 @@
 /* Test helpers for virtio: fake guest memory, a driver-side split-virtqueue builder that lays out
  * descriptor tables, available rings and indirect tables in that memory and reads the used ring
  * back, and a minimal driver that brings a virtio-mmio device up through its registers the way
- * Linux's virtio_mmio driver does. Header-only: every function is static inline. */
+ * Linux's virtio_mmio driver does. Header-only: every function is static inline. Also used by the
+ * virtio fuzz harnesses (fuzz/fuzz_virtio_*.c) and bench/blk_host.c, which build with
+ * -Itests/unit. */
 #ifndef VMON_TESTS_VIRTQ_BUILDER_H
 #define VMON_TESTS_VIRTQ_BUILDER_H
 
