@@ -405,6 +405,34 @@ static void test_dsdt_virtio_layout(void **state)
 	free(dsdt);
 }
 
+/* PCI0's _PRT: INTA-D of devices 1-8 go to GSI_PCI_INTX, as Package () { dev << 16 | 0xffff,
+ * pin, 0, gsi } entries (PackageOp, PkgLength, NumElements 4, DWord, pin, Zero, Byte gsi). */
+static void test_dsdt_pci_prt(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *dsdt;
+	size_t len;
+
+	f->cfg.have_pci = 1;
+	assert_int_equal(acpi_build_dsdt(&f->cfg, &dsdt, &len), 0);
+	assert_int_equal(contains(dsdt, len, "_PRT", 4), 1);
+	/* Device 1 INTA -> GSI 16 (pin Zero). */
+	const uint8_t d1a[] = {0x12, 0x0b, 4, 0x0c, 0xff, 0xff, 1, 0, 0x00, 0x00, 0x0a, 16};
+	assert_int_equal(contains(dsdt, len, d1a, sizeof(d1a)), 1);
+	assert_int_equal(GSI_PCI_INTX(1, 0), 16);
+	/* Device 8 INTD -> GSI 18 (swizzled). */
+	const uint8_t d8d[] = {0x12, 0x0c, 4, 0x0c, 0xff, 0xff, 8, 0, 0x0a, 3, 0x00, 0x0a, 18};
+	assert_int_equal(contains(dsdt, len, d8d, sizeof(d8d)), 1);
+	assert_int_equal(GSI_PCI_INTX(8, 3), 18);
+	/* Every slot's INTA has its own GSI among the IOAPIC-only pins. */
+	for (unsigned d = 1; d <= LAYOUT_PCI_MAX_DEVICES; d++) {
+		assert_true(GSI_PCI_INTX(d, 0) >= 16 && GSI_PCI_INTX(d, 0) < IOAPIC_NR_PINS);
+		for (unsigned e = 1; e < d; e++)
+			assert_int_not_equal(GSI_PCI_INTX(d, 0), GSI_PCI_INTX(e, 0));
+	}
+	free(dsdt);
+}
+
 static void test_dsdt_without_pci(void **state)
 {
 	struct fixture *f = *state;
@@ -532,6 +560,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dsdt_contents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_virtio_crs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_virtio_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dsdt_pci_prt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dsdt_without_pci, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_window_rewritten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_config_fits, setup, teardown),

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "core/bus.h"
 #include "hw/pci_host.h"
 
 #define EN 0x80000000u
@@ -273,6 +274,123 @@ static void test_bar_mapping(void **state)
 	assert_int_equal(cfg_rd(fx->h, 3, 0, 0x04, 2), 0);
 }
 
+/* A device whose BAR0 (MEM32, 4 KiB) the bar_map hook places on an MMIO bus, as core/vpci does. */
+struct bus_dev {
+	struct pci_device pci;
+	struct bus *mmio;
+	uint32_t reg;
+	int map_errors;
+	uint64_t at; /* where it is registered, or PCI_BAR_UNMAPPED */
+};
+
+static uint64_t bus_dev_read(void *dev, uint64_t off, unsigned size)
+{
+	struct bus_dev *b = dev;
+	return off == 0 ? b->reg : 0x1000 + off;
+}
+
+static void bus_dev_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct bus_dev *b = dev;
+	if (off == 0)
+		b->reg = (uint32_t)val;
+}
+
+static const struct bus_ops bus_dev_ops = {bus_dev_read, bus_dev_write};
+
+static void bus_dev_map(struct pci_device *d, unsigned bar, uint64_t old_addr, uint64_t new_addr)
+{
+	struct bus_dev *b = d->opaque;
+	if (b->at != PCI_BAR_UNMAPPED)
+		assert_int_equal(bus_unregister(b->mmio, b->at, b), 0);
+	b->at = PCI_BAR_UNMAPPED;
+	if (new_addr == PCI_BAR_UNMAPPED)
+		return;
+	if (bus_register(b->mmio, new_addr, 0x1000, &bus_dev_ops, b, "bus-dev"))
+		b->map_errors++;
+	else
+		b->at = new_addr;
+}
+
+static void bus_dev_init(struct bus_dev *b, struct bus *mmio, uint16_t id)
+{
+	memset(b, 0, sizeof(*b));
+	pci_device_init(&b->pci, 0x1af4, id, 0x00ff00, 1);
+	assert_int_equal(pci_device_init_bar(&b->pci, 0, PCI_BAR_MEM32, 0x1000, false), 0);
+	b->pci.bar_map = bus_dev_map;
+	b->pci.opaque = b;
+	b->mmio = mmio;
+	b->at = PCI_BAR_UNMAPPED;
+}
+
+/* Linux's enumeration through the PIO bus: find the functions of bus 0, size every BAR, assign
+ * addresses, enable decoding; the BARs then answer on the MMIO bus, move with the BAR register,
+ * and an overlapping assignment is refused by the bus (the BAR stays unclaimed). */
+static void test_enumeration_and_bus_registration(void **state)
+{
+	struct fixture *fx = *state;
+	struct bus pio, mmio;
+	struct bus_dev a, b;
+	uint64_t v;
+	unsigned found = 0;
+
+	assert_int_equal(bus_init(&pio, BUS_PIO), 0);
+	assert_int_equal(bus_init(&mmio, BUS_MMIO), 0);
+	assert_int_equal(bus_register(&pio, 0xcf8, PCI_HOST_LEN, &pci_host_ops, fx->h, "pci"), 0);
+	bus_dev_init(&a, &mmio, 0x1044);
+	bus_dev_init(&b, &mmio, 0x1043);
+	assert_int_equal(pci_host_add_device(fx->h, 1, 0, &a.pci), 0);
+	assert_int_equal(pci_host_add_device(fx->h, 2, 0, &b.pci), 0);
+
+	for (unsigned dev = 0; dev < 32; dev++) {
+		assert_int_equal(bus_write(&pio, 0xcf8, 4, EN | dev << 11), 1);
+		assert_int_equal(bus_read(&pio, 0xcfc, 4, &v), 1);
+		if ((v & 0xffff) == 0xffff)
+			continue;
+		found |= 1u << dev;
+		/* BAR0 sizing: save, write all ones, read the mask, restore. */
+		assert_int_equal(bus_write(&pio, 0xcf8, 4, EN | dev << 11 | 0x10), 1);
+		assert_int_equal(bus_read(&pio, 0xcfc, 4, &v), 1);
+		uint32_t saved = (uint32_t)v;
+		assert_int_equal(bus_write(&pio, 0xcfc, 4, 0xffffffff), 1);
+		assert_int_equal(bus_read(&pio, 0xcfc, 4, &v), 1);
+		if (dev == 1 || dev == 2)
+			assert_int_equal(v, 0xfffff000);
+		assert_int_equal(bus_write(&pio, 0xcfc, 4, saved), 1);
+	}
+	assert_int_equal(found, 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3);
+
+	/* Assign 0xc0000000 and 0xc0001000, then enable memory decoding. */
+	cfg_wr(fx->h, 1, 0, 0x10, 4, 0xc0000000);
+	cfg_wr(fx->h, 2, 0, 0x10, 4, 0xc0001000);
+	assert_int_equal(bus_read(&mmio, 0xc0000000, 4, &v), 0);
+	cfg_wr(fx->h, 1, 0, 0x04, 2, PCI_COMMAND_MEMORY);
+	cfg_wr(fx->h, 2, 0, 0x04, 2, PCI_COMMAND_MEMORY);
+	assert_int_equal(bus_write(&mmio, 0xc0000000, 4, 0x11), 1);
+	assert_int_equal(bus_write(&mmio, 0xc0001000, 4, 0x22), 1);
+	assert_int_equal(a.reg, 0x11);
+	assert_int_equal(b.reg, 0x22);
+	assert_int_equal(bus_read(&mmio, 0xc0001008, 4, &v), 1);
+	assert_int_equal(v, 0x1008);
+	/* Move a: the old range is free, the new one reaches a. */
+	cfg_wr(fx->h, 1, 0, 0x10, 4, 0xc0008000);
+	assert_int_equal(bus_read(&mmio, 0xc0000000, 4, &v), 0);
+	assert_int_equal(bus_read(&mmio, 0xc0008000, 4, &v), 1);
+	assert_int_equal(v, 0x11);
+	/* Move a over b: the bus refuses, b keeps its range. */
+	cfg_wr(fx->h, 1, 0, 0x10, 4, 0xc0001000);
+	assert_int_equal(a.map_errors, 1);
+	assert_int_equal(bus_read(&mmio, 0xc0001000, 4, &v), 1);
+	assert_int_equal(v, 0x22);
+	/* Reset unmaps both. */
+	cfg_wr(fx->h, 1, 0, 0x10, 4, 0xc0008000);
+	pci_host_reset(fx->h);
+	assert_int_equal(bus_read(&mmio, 0xc0008000, 4, &v), 0);
+	assert_int_equal(bus_read(&mmio, 0xc0001000, 4, &v), 0);
+	bus_destroy(&mmio);
+	bus_destroy(&pio);
+}
+
 static void test_masks_and_hooks(void **state)
 {
 	struct fixture *fx = *state;
@@ -421,6 +539,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_data_window_offsets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bar_sizing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bar_mapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enumeration_and_bus_registration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_masks_and_hooks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_device_and_bars, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),

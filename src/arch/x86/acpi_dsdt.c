@@ -3,7 +3,8 @@
  *   DefinitionBlock ("", "DSDT", 2, "VMON  ", "VMONPC  ", 1) {
  *     Scope (\_SB) {
  *       Device (PCI0) { _HID PNP0A08, _CID PNP0A03, _UID 0, _SEG 0, _BBN 0,     (have_pci only)
- *                       _CRS { bus 0-ff, IO cf8/8, I/O 0-cf7 and d00-ffff, PCI MMIO window } }
+ *                       _CRS { bus 0-ff, IO cf8/8, I/O 0-cf7 and d00-ffff, PCI MMIO window },
+ *                       _PRT { INTA-D of devices 1-8 to GSI_PCI_INTX (layout.h) } }
  *       Device (COM1) { _HID PNP0501, _UID 1, _STA 0xf, _CRS { IO 3f8/8, IRQNoFlags {4} } }
  *       Device (RTC_) { _HID PNP0B00, _STA 0xf, _CRS { IO 70/2, IRQNoFlags {8} } }
  *       Device (KBD_) { _HID PNP0303, _STA 0xf, _CRS { IO 60/1, IO 64/1, IRQNoFlags {1} } }
@@ -51,6 +52,28 @@ static void dsdt_sta(struct aml_buf *b)
 	aml_end(b, m);
 }
 
+/* Name (_PRT, Package () { Package () { dev << 16 | 0xffff, pin, 0, GSI }, ... }) for devices
+ * 1..LAYOUT_PCI_MAX_DEVICES: a source of 0 means the last field is a GSI (level, active low for
+ * Linux; the IOAPICs here ignore polarity, as KVM's and QEMU's do). */
+static void dsdt_prt(struct aml_buf *b)
+{
+	size_t prt;
+
+	aml_name(b, "_PRT");
+	prt = aml_package_begin(b, LAYOUT_PCI_MAX_DEVICES * 4);
+	for (unsigned d = 1; d <= LAYOUT_PCI_MAX_DEVICES; d++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			size_t e = aml_package_begin(b, 4);
+			aml_integer(b, (uint64_t)d << 16 | 0xffff);
+			aml_integer(b, pin);
+			aml_integer(b, 0);
+			aml_integer(b, GSI_PCI_INTX(d, pin));
+			aml_end(b, e);
+		}
+	}
+	aml_end(b, prt);
+}
+
 static void dsdt_pci0(struct aml_buf *b)
 {
 	struct aml_buf rb;
@@ -69,6 +92,7 @@ static void dsdt_pci0(struct aml_buf *b)
 	aml_res_dword_mem(&rb, AML_MEM_NONCACHEABLE, 1, (uint32_t)LAYOUT_PCI_MMIO_START,
 			  (uint32_t)(LAYOUT_PCI_MMIO_END - 1));
 	dsdt_crs(b, &rb);
+	dsdt_prt(b);
 	aml_end(b, dev);
 }
 

@@ -33,6 +33,9 @@
 #define LAYOUT_VIRTIO_MMIO_SLOT 0x1000ull
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x200ull
 #define LAYOUT_VIRTIO_MMIO_MAX 8
+/* PCI devices (--transport pci): bus 0, device n for n = 1..LAYOUT_PCI_MAX_DEVICES, BARs assigned
+ * by the guest inside [LAYOUT_PCI_MMIO_START, LAYOUT_PCI_MMIO_END) (PCI0's _CRS). */
+#define LAYOUT_PCI_MAX_DEVICES 8
 #define LAYOUT_PCI_ECAM 0xe0000000ull /* reserved for PCIe ECAM (256 MiB) */
 #define LAYOUT_IOAPIC 0xfec00000ull
 #define LAYOUT_TESTDEV_MMIO 0xfebf0000ull /* test device scratch MMIO (4 KiB), --testdev only */
@@ -58,6 +61,11 @@
 #define GSI_ACPI_SCI 9
 #define GSI_I8042_AUX 12
 #define GSI_VIRTIO_FIRST 16 /* virtio-mmio slot n uses GSI 16+n, n < LAYOUT_VIRTIO_MMIO_MAX */
+/* PCI INTx (the DSDT's _PRT): device d, pin p (0 = INTA) raises GSI_PCI_INTX(d, p), on the pins
+ * virtio-mmio would use (a machine has one virtio transport), level-triggered; a PCI device
+ * uses INTA, so devices 1-8 have a GSI each. */
+#define GSI_PCI_FIRST 16
+#define GSI_PCI_INTX(dev, pin) (GSI_PCI_FIRST + ((dev) + (pin)-1u) % 8u)
 #define IOAPIC_NR_PINS 24
 
 #endif

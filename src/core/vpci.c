@@ -1,0 +1,307 @@
+/* virtio-pci devices of the PC machine. See vpci.h for the notification and interrupt paths. */
+#include "core/vpci.h"
+#include "arch/x86/layout.h"
+#include "core/log.h"
+#include "core/vm.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct vpci_dev;
+
+/* One queue's ioeventfd. */
+struct vpci_queue {
+	struct vpci_dev *d;
+	unsigned q;
+	int fd; /* -1 when not in use */
+	int watched;
+};
+
+struct vpci_dev {
+	struct vm *vm;
+	struct evloop *el;
+	struct pci_host *host;
+	struct virtio_dev *vdev;
+	struct virtio_pci *pci;
+	unsigned n;
+	unsigned gsi;
+	char name[24];
+	char msix_name[32];
+
+	int kick_fd;	     /* eventfd: some bit of pending is set */
+	int kick_watched;    /* kick_fd is on the loop */
+	atomic_uint pending; /* bit q: queue q was notified and not processed yet */
+	struct vpci_queue q[VIRTIO_MAX_QUEUES];
+
+	/* Under the PCI host lock (bar_map hook) or before the function is registered. */
+	uint64_t bar_addr;  /* BAR4 registered on vm->mmio here, or PCI_BAR_UNMAPPED */
+	uint64_t msix_addr; /* BAR1 likewise */
+	uint64_t ioev_addr; /* BAR4 base the ioeventfds are assigned at, or PCI_BAR_UNMAPPED */
+	int ioev_off;	    /* the backend refused an ioeventfd: use the MMIO path from now on */
+	atomic_int ioev_used;
+};
+
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t w = write(fd, &one, sizeof(one));
+	(void)w; /* EAGAIN: the counter is already non-zero, the reader will run */
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+}
+
+/* Loop thread: run queue q; a device that left work is queued again behind other handlers. */
+static void vpci_process(struct vpci_dev *d, unsigned q)
+{
+	if (virtio_dev_notify(d->vdev, q)) {
+		atomic_fetch_or(&d->pending, 1u << q);
+		efd_signal(d->kick_fd);
+	}
+}
+
+static void vpci_on_kick(void *ctx, int fd, uint32_t events)
+{
+	struct vpci_dev *d = ctx;
+
+	efd_drain(fd);
+	unsigned bits = atomic_exchange(&d->pending, 0);
+	for (unsigned q = 0; bits; q++, bits >>= 1)
+		if (bits & 1)
+			vpci_process(d, q);
+}
+
+static void vpci_on_ioeventfd(void *ctx, int fd, uint32_t events)
+{
+	struct vpci_queue *vq = ctx;
+
+	efd_drain(fd);
+	vpci_process(vq->d, vq->q);
+}
+
+/* Transport callback (vCPU thread, or the DRIVER_OK kick; no device lock held). */
+static void vpci_notify(void *ctx, unsigned q)
+{
+	struct vpci_dev *d = ctx;
+
+	if (q >= VIRTIO_MAX_QUEUES)
+		return;
+	atomic_fetch_or(&d->pending, 1u << q);
+	efd_signal(d->kick_fd);
+}
+
+static int vpci_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct vpci_dev *d = ctx;
+
+	if (!d->vm->accel->msi)
+		return -ENOTSUP;
+	return d->vm->accel->msi(d->vm, addr, data);
+}
+
+static void vpci_intx_set(void *ctx, unsigned gsi, int level)
+{
+	struct vpci_dev *d = ctx;
+
+	d->vm->accel->set_irq(d->vm, gsi, level);
+}
+
+/* Deassign the ioeventfds at d->ioev_addr. Host lock held (or no guest running). */
+static void vpci_ioev_unassign(struct vpci_dev *d, unsigned upto)
+{
+	for (unsigned i = 0; i < upto; i++)
+		d->vm->accel->ioeventfd(d->vm, d->ioev_addr + virtio_pci_notify_addr(i), 2, i,
+					d->q[i].fd, 0, 1);
+	d->ioev_addr = PCI_BAR_UNMAPPED;
+	atomic_store(&d->ioev_used, 0);
+}
+
+static void vpci_ioev_assign(struct vpci_dev *d, uint64_t base)
+{
+	const struct accel_ops *a = d->vm->accel;
+	int ret = 0;
+
+	if (d->ioev_off || d->q[0].fd < 0)
+		return;
+	d->ioev_addr = base;
+	for (unsigned i = 0; i < d->vdev->nr_queues; i++) {
+		ret = a->ioeventfd(d->vm, base + virtio_pci_notify_addr(i), 2, i, d->q[i].fd, 0, 0);
+		if (ret) {
+			vpci_ioev_unassign(d, i);
+			d->ioev_off = 1;
+			log_debug("%s: queue notifies through MMIO exits (no ioeventfd: %s)",
+				  d->name, strerror(-ret));
+			return;
+		}
+	}
+	atomic_store(&d->ioev_used, 1);
+	log_debug("%s: %u queue notifies through ioeventfd at 0x%llx", d->name, d->vdev->nr_queues,
+		  (unsigned long long)(base + virtio_pci_notify_addr(0)));
+}
+
+/* The host's bar_map hook, through the transport (host lock held). */
+static void vpci_map(void *ctx, unsigned bar, uint64_t old_addr, uint64_t new_addr)
+{
+	struct vpci_dev *d = ctx;
+	int is_msix = bar == VIRTIO_PCI_MSIX_BAR;
+	uint64_t *cur = is_msix ? &d->msix_addr : &d->bar_addr;
+	uint64_t len = is_msix ? VIRTIO_PCI_MSIX_BAR_SIZE : VIRTIO_PCI_BAR_SIZE;
+	const struct bus_ops *ops = is_msix ? &virtio_pci_msix_ops : &virtio_pci_bar_ops;
+	const char *name = is_msix ? d->msix_name : d->name;
+
+	if (bar != VIRTIO_PCI_BAR && !is_msix)
+		return;
+	if (!is_msix && d->ioev_addr != PCI_BAR_UNMAPPED)
+		vpci_ioev_unassign(d, d->vdev->nr_queues);
+	if (*cur != PCI_BAR_UNMAPPED) {
+		bus_unregister(&d->vm->mmio, *cur, d->pci);
+		*cur = PCI_BAR_UNMAPPED;
+	}
+	if (new_addr == PCI_BAR_UNMAPPED)
+		return;
+	int ret = bus_register(&d->vm->mmio, new_addr, len, ops, d->pci, name);
+	if (ret) {
+		log_rl(LOG_WARN, "%s: BAR%u at 0x%llx not mapped: %s", d->name, bar,
+		       (unsigned long long)new_addr, strerror(-ret));
+		return;
+	}
+	*cur = new_addr;
+	log_debug("%s: BAR%u at 0x%llx", d->name, bar, (unsigned long long)new_addr);
+	if (!is_msix)
+		vpci_ioev_assign(d, new_addr);
+}
+
+static int vpci_queues_setup(struct vpci_dev *d)
+{
+	int ret;
+
+	if (!d->vm->accel->ioeventfd)
+		return 0;
+	for (unsigned i = 0; i < d->vdev->nr_queues; i++) {
+		struct vpci_queue *vq = &d->q[i];
+		vq->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vq->fd < 0)
+			return -errno;
+		if ((ret = evloop_add(d->el, vq->fd, EPOLLIN, vpci_on_ioeventfd, vq)))
+			return ret;
+		vq->watched = 1;
+	}
+	return 0;
+}
+
+int vpci_create(struct vm *vm, struct evloop *el, struct pci_host *host, unsigned n,
+		struct virtio_dev *vdev, struct vpci_dev **out)
+{
+	struct vpci_dev *d;
+	int ret;
+
+	*out = NULL;
+	if (n < 1 || n > LAYOUT_PCI_MAX_DEVICES || !vdev)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->vm = vm;
+	d->el = el;
+	d->host = host;
+	d->vdev = vdev;
+	d->n = n;
+	d->gsi = GSI_PCI_INTX(n, 0);
+	d->bar_addr = d->msix_addr = d->ioev_addr = PCI_BAR_UNMAPPED;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		d->q[i] = (struct vpci_queue){d, i, -1, 0};
+	snprintf(d->name, sizeof(d->name), "virtio-pci.%u", n);
+	snprintf(d->msix_name, sizeof(d->msix_name), "virtio-pci.%u-msix", n);
+
+	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->kick_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if ((ret = evloop_add(el, d->kick_fd, EPOLLIN, vpci_on_kick, d)))
+		goto fail;
+	d->kick_watched = 1;
+	if ((ret = vpci_queues_setup(d)))
+		goto fail;
+	struct virtio_pci_wiring w = {
+	    .host = host,
+	    .slot = n,
+	    .intx = {vpci_intx_set, d, d->gsi},
+	    .msi = {vpci_msi, d},
+	    .notify = vpci_notify,
+	    .map = vpci_map,
+	    .ctx = d,
+	};
+	if ((ret = virtio_pci_create(vdev, &w, &d->pci)))
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	vpci_destroy(d);
+	return ret;
+}
+
+void vpci_destroy(struct vpci_dev *d)
+{
+	if (!d)
+		return;
+	if (d->ioev_addr != PCI_BAR_UNMAPPED)
+		vpci_ioev_unassign(d, d->vdev->nr_queues);
+	if (d->bar_addr != PCI_BAR_UNMAPPED)
+		bus_unregister(&d->vm->mmio, d->bar_addr, d->pci);
+	if (d->msix_addr != PCI_BAR_UNMAPPED)
+		bus_unregister(&d->vm->mmio, d->msix_addr, d->pci);
+	virtio_pci_destroy(d->pci);
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		if (d->q[i].watched)
+			evloop_del(d->el, d->q[i].fd);
+		if (d->q[i].fd >= 0)
+			close(d->q[i].fd);
+	}
+	if (d->kick_watched)
+		evloop_del(d->el, d->kick_fd);
+	if (d->kick_fd >= 0)
+		close(d->kick_fd);
+	free(d);
+}
+
+void vpci_reset(struct vpci_dev *d)
+{
+	atomic_store(&d->pending, 0);
+	virtio_pci_reset(d->pci);
+}
+
+unsigned vpci_slot(const struct vpci_dev *d)
+{
+	return d->n;
+}
+
+unsigned vpci_gsi(const struct vpci_dev *d)
+{
+	return d->gsi;
+}
+
+struct virtio_pci *vpci_transport(struct vpci_dev *d)
+{
+	return d->pci;
+}
+
+uint64_t vpci_bar_addr(const struct vpci_dev *d)
+{
+	return d->bar_addr;
+}
+
+int vpci_uses_ioeventfd(const struct vpci_dev *d)
+{
+	return atomic_load(&d->ioev_used);
+}
