@@ -373,6 +373,15 @@ int virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written
 	return 0;
 }
 
+void virtq_unpop(struct virtq *vq, unsigned n)
+{
+	uint16_t inflight = (uint16_t)(vq->last_avail_idx - vq->used_idx);
+
+	if (n > inflight)
+		n = inflight;
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+}
+
 int virtq_needs_notify(struct virtq *vq)
 {
 	uint16_t old = vq->signalled_used, now = vq->used_idx, event;

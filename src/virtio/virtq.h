@@ -153,6 +153,14 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem) __attribute__((warn_unu
 int virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written)
     __attribute__((warn_unused_result));
 
+/* Give back the last n elements popped and not pushed (at most the number in flight, last_avail_idx
+ * - used_idx; more is clamped): the next pops return them again, read anew from guest memory. For
+ * a device that popped buffers it then found it cannot use yet (virtio-net: a frame that needs
+ * more receive buffers than the driver has made available). With event idx, avail_event keeps the
+ * value of the last pop, which is at or past the rewound index, so the driver still notifies when
+ * it adds the next buffer after those already consumed once. */
+void virtq_unpop(struct virtq *vq, unsigned n);
+
 /* After one or more pushes: 1 when the driver wants a used-buffer notification now, else 0.
  * With VIRTIO_F_EVENT_IDX, 1 when used idx moved past used_event since the last call (the
  * vring_need_event test, wrap-around safe); without it, 1 unless the driver set
