@@ -157,9 +157,6 @@ static void parse(const uint8_t *data, size_t size, struct outcome *o)
 	argv_free(&a);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;

@@ -204,7 +204,6 @@ static int sys_rdrand(void *ctx, uint64_t *val)
 
 static const struct emu_sys_ops sys_ops = {sys_cpuid, NULL, sys_rdmsr, sys_wrmsr, sys_rdrand};
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -572,7 +571,6 @@ static void fuzz_exec(const uint8_t *hdr, const uint8_t *code, size_t len)
 		state_round_trip();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t hdr[HDR_SIZE];

@@ -16,6 +16,11 @@
 
 #include "core/log.h"
 
+/* The libFuzzer entry points a harness defines (LLVMFuzzerInitialize is optional), declared here
+ * for -Wmissing-prototypes. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct fz_in {
 	const uint8_t *p;
 	size_t n; /* bytes left */
