@@ -101,7 +101,7 @@ run: deps
 		--cmdline "$$(cat $(BUILD)/guest/cmdline)" --mem 512M $(RUN_ARGS)
 
 bench: deps
-	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests
+	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests default-guest
 	@bash bench/run.sh $(BUILD)
 
 fmt:

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # make bench: benchmarks side by side with QEMU from Debian.
+#   startup.py    kvm: exec to first serial byte and to exit, VMM memory (multiboot guest)
+#   compute.py    emu vs QEMU TCG: guest instructions per second on a compute loop
+#   linux_emu.py  emu vs QEMU TCG: Linux boot to init and power-off, virtio-blk dd throughput
 set -u
 BUILD=${1:-build}
+rc=0
 if [ ! -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "bench: SKIPPED startup: /dev/kvm not available"
 else
-	/usr/bin/python3 bench/startup.py "$BUILD"
+	/usr/bin/python3 bench/startup.py "$BUILD" || rc=1
 fi
+/usr/bin/python3 bench/compute.py "$BUILD" || rc=1
+/usr/bin/python3 bench/linux_emu.py "$BUILD" || rc=1
+exit $rc

@@ -242,15 +242,34 @@ static void item_string(struct gen *g)
 	static const uint8_t ops[] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
 	unsigned k = rn(g, 5), rep = rn(g, 3), n = rn(g, 10);
 	int size = rsize(g), cmp = k == 1 || k == 4;
+	int32_t si = (int32_t)rn(g, 0x1c00) - 0x700, di = (int32_t)rn(g, 0x1c00) - 0x700;
 
 	if (g->avoid)
 		return;
-	if (rn(g, 3) == 0) {
-		enc_start(g);
-		enc_byte(g, rn(g, 2) ? 0xfd : 0xfc);
+	int dir = rn(g, 3) == 0 ? (int)rn(g, 2) + 1 : 0; /* 0: DF as it is, 1: CLD, 2: STD */
+
+	if (rn(g, 4) == 0) {
+		/* A long run (emu copies and fills them in bulk, page by page), with an explicit
+		 * direction and start points from which up to 700 qwords stay inside the data and
+		 * stack area (BASE1 is DT_DATA + 0x800; the area ends at DT_DATA + 0x3000). */
+		n = rn(g, 700);
+		dir = (int)rn(g, 2) + 1;
+		if (dir == 1) {
+			si = (int32_t)rn(g, 0x700) - 0x700;
+			di = (int32_t)rn(g, 0x700) - 0x700;
+		} else {
+			si = 0x1000 + (int32_t)rn(g, 0x800);
+			di = 0x1000 + (int32_t)rn(g, 0x800);
+		}
 	}
-	emit_lea(g, 6, DT_BASE1, (int32_t)rn(g, 0x1c00) - 0x700);
-	emit_lea(g, 7, DT_BASE1, (int32_t)rn(g, 0x1c00) - 0x700);
+	if (rn(g, 4) == 0) /* overlapping source and destination (a MOVS that repeats a pattern) */
+		di = si + (int32_t)rn(g, 33) - 16;
+	if (dir) {
+		enc_start(g);
+		enc_byte(g, dir == 2 ? 0xfd : 0xfc);
+	}
+	emit_lea(g, 6, DT_BASE1, si);
+	emit_lea(g, 7, DT_BASE1, di);
 	if (!cmp && rep == 2)
 		rep = 1;
 	if (rep)

@@ -378,6 +378,9 @@ void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in);
 #ifndef EMU_REP_CHUNK
 #define EMU_REP_CHUNK 1024u /* the fuzz build uses a smaller one (Makefile: FUZZ_CFLAGS) */
 #endif
+/* REP MOVS/STOS upwards copy or fill whole runs within a page on the host; at most this many
+ * bytes per execution. */
+#define EMU_REP_BULK_BYTES (64u * 1024)
 static inline void emu_rep_yield(struct emu_cpu *c)
 {
 	c->next_rip = c->st.rip;
@@ -418,6 +421,8 @@ void emu_icache_invalidate_page(struct emu_cpu *c, uint64_t page);
 /* Host pointer for a store of size bytes at linear lin within one page of RAM (dropping decoded
  * code on the page first), or NULL for MMIO or a page-crossing access. Faults like a store. */
 uint8_t *emu_host_w(struct emu_cpu *c, uint64_t lin, unsigned size);
+/* The same for a load (no decoded code is dropped). Faults like a load. */
+const uint8_t *emu_host_r(struct emu_cpu *c, uint64_t lin, unsigned size);
 
 /* ---- system instructions (exec_sys.c, exec_seg.c, exec_int.c, exec_legacy.c, msr.c) ---- */
 

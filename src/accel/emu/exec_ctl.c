@@ -118,8 +118,72 @@ static inline uint64_t string_once(struct emu_cpu *c, const struct emu_insn *in,
 	return (a - b) & m;
 }
 
-/* TODO (speed): bulk paths for REP MOVS/STOS within one RAM page. Interrupts and the budget are
- * seen between chunks of EMU_REP_CHUNK iterations. */
+/* REP MOVS / REP STOS upwards (DF clear), cnt > 0 elements left: as many whole elements as lie in
+ * RAM within the current page of the destination (and of the source) and do not wrap the address
+ * size, copied or filled on the host at once, with RSI/RDI/RCX advanced past them. Returns the
+ * elements done; 0 when the next element needs the one-at-a-time path (MMIO, a page-crossing
+ * element, a segment limit, a fault: string_once then raises it with the registers exact). */
+static uint64_t string_bulk(struct emu_cpu *c, const struct emu_insn *in, uint64_t cnt)
+{
+	unsigned size = in->osize, as = in->asize;
+	uint64_t am = sz_mask(as);
+	uint64_t di = c->st.gpr[X86_RDI] & am, si = c->st.gpr[X86_RSI] & am;
+	uint64_t k = cnt, bytes;
+
+	if (k > (am - di) / size + 1)
+		k = (am - di) / size + 1; /* no wrap of the address size */
+	if (in->op == EMU_OP_MOVS && k > (am - si) / size + 1)
+		k = (am - si) / size + 1;
+	if (!c->flat)
+		return 0; /* segment limits: the per-element path checks them */
+	uint64_t dl = (c->seg_base[X86_ES] + di) & c->lin_mask;
+	if (k > (4096 - (dl & 0xfff)) / size)
+		k = (4096 - (dl & 0xfff)) / size;
+	uint64_t sl = 0;
+	if (in->op == EMU_OP_MOVS) {
+		sl = (c->seg_base[in->seg] + si) & c->lin_mask;
+		if (k > (4096 - (sl & 0xfff)) / size)
+			k = (4096 - (sl & 0xfff)) / size;
+	}
+	if (k < 2)
+		return 0;
+	bytes = k * size;
+	if (in->op == EMU_OP_MOVS) {
+		const uint8_t *src = emu_host_r(c, sl, (unsigned)bytes);
+		uint8_t *dst = src ? emu_host_w(c, dl, (unsigned)bytes) : NULL;
+		if (!dst)
+			return 0;
+		if (dst > src && dst < src + bytes) {
+			/* Overlapping upwards: element by element, as the CPU copies (a byte
+			 * pattern repeats), not memmove. */
+			for (uint64_t i = 0; i < bytes; i += size) {
+				uint64_t t; /* each element is read whole, then written */
+				memcpy(&t, src + i, size);
+				memcpy(dst + i, &t, size);
+			}
+		} else {
+			memmove(dst, src, bytes);
+		}
+		reg_set(c, X86_RSI, as, si + bytes);
+	} else {
+		uint8_t *dst = emu_host_w(c, dl, (unsigned)bytes);
+		uint64_t v = c->st.gpr[X86_RAX];
+		if (!dst)
+			return 0;
+		if (size == 1) {
+			memset(dst, (uint8_t)v, bytes);
+		} else {
+			for (uint64_t i = 0; i < bytes; i += size)
+				memcpy(dst + i, &v,
+				       size); /* little-endian host: the low size bytes */
+		}
+	}
+	reg_set(c, X86_RDI, as, di + bytes);
+	return k;
+}
+
+/* REP: at most EMU_REP_CHUNK one-at-a-time iterations, or EMU_REP_BULK_BYTES through the bulk
+ * path, per execution; interrupts and the budget are seen between chunks. */
 void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in)
 {
 	uint64_t step = (c->st.rflags & F_DF) ? 0 - (uint64_t)in->osize : in->osize;
@@ -131,6 +195,32 @@ void emu_exec_string(struct emu_cpu *c, const struct emu_insn *in)
 		return;
 	}
 	uint64_t cnt = reg_get(c, X86_RCX, as);
+	if (!(c->st.rflags & F_DF) && (in->op == EMU_OP_MOVS || in->op == EMU_OP_STOS)) {
+		uint64_t done = 0;
+		unsigned slow = 0;
+		if (!EMU_HOST_TSO)
+			__atomic_thread_fence(
+			    __ATOMIC_SEQ_CST); /* order against earlier accesses */
+		while (cnt) {
+			if (done >= EMU_REP_BULK_BYTES || slow == EMU_REP_CHUNK) {
+				emu_rep_yield(c);
+				break;
+			}
+			uint64_t k = string_bulk(c, in, cnt);
+			if (k) {
+				done += k * in->osize;
+			} else {
+				string_once(c, in, step);
+				k = 1;
+				slow++;
+			}
+			cnt -= k;
+			reg_set(c, X86_RCX, as, cnt);
+		}
+		if (!EMU_HOST_TSO)
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return;
+	}
 	for (unsigned n = 0; cnt; n++) {
 		if (n == EMU_REP_CHUNK) {
 			emu_rep_yield(c); /* the rest when this instruction runs again */

@@ -137,6 +137,21 @@ uint8_t *emu_host_w(struct emu_cpu *c, uint64_t lin, unsigned size)
 	return (uint8_t *)(uintptr_t)(lin + e->addend);
 }
 
+const uint8_t *emu_host_r(struct emu_cpu *c, uint64_t lin, unsigned size)
+{
+	struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	uint64_t gpa;
+
+	if ((lin & 0xfff) + size > 4096)
+		return NULL;
+	if (e->tag_r != emu_tag(c, lin)) {
+		e = emu_tlb_fill(c, lin, EMU_ACC_R, &gpa);
+		if (!e)
+			return NULL;
+	}
+	return (const uint8_t *)(uintptr_t)(lin + e->addend);
+}
+
 void emu_probe_write(struct emu_cpu *c, unsigned seg, uint64_t ea, unsigned size)
 {
 	uint64_t lin = emu_linear(c, seg, ea, size, EMU_ACC_W), gpa;
