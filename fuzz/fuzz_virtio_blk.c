@@ -50,6 +50,7 @@
 
 #include "core/gmem.h"
 #include "fuzz_input.h"
+#include "fuzz_virtio.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
 #include "virtq_builder.h"
@@ -70,8 +71,6 @@ enum {
 	OP_COUNT
 };
 
-#define MEM_SIZE 0x20000u
-#define REGION 0x10000u
 #define DESC_GPA 0x0u
 #define AVAIL_GPA 0x1000u
 #define USED_GPA 0x2000u
@@ -82,7 +81,7 @@ enum {
 #define DISK_BYTES 0x10000u
 #define MAX_OPS 256
 
-static uint8_t *mem; /* MEM_SIZE bytes, page aligned: the two regions */
+static uint8_t *mem; /* FZV_MEM_SIZE bytes, page aligned: the two regions */
 static struct gmem gm;
 static char dir[64], img[96], basef[96];
 static uint8_t pattern[DISK_BYTES];
@@ -184,7 +183,7 @@ static void op_req(struct run *r, struct fz_in *in)
 		for (unsigned i = 0; i < nseg; i++) {
 			uint32_t len = i + 1 < nseg ? per : total - per * (nseg - 1);
 			/* Odd addresses, and the last segment across the region boundary. */
-			uint64_t a = i + 1 < nseg ? DATA_GPA + 0x1001ull * i : REGION - len / 2;
+			uint64_t a = i + 1 < nseg ? DATA_GPA + 0x1001ull * i : FZV_REGION - len / 2;
 			vqb_write_desc(
 			    &r->q, d, a, len,
 			    (uint16_t)(VIRTQ_DESC_F_NEXT | (in_dir ? VIRTQ_DESC_F_WRITE : 0)),
@@ -195,19 +194,6 @@ static void op_req(struct run *r, struct fz_in *in)
 	vqb_write_desc(&r->q, d, STATUS_GPA, 1, swr ? VIRTQ_DESC_F_WRITE : 0, 0);
 	mem[STATUS_GPA] = 0xee;
 	vqb_publish(&r->q, 0);
-}
-
-/* Every used entry the device wrote names a head inside the queue (the harness never writes
- * the used ring, so whatever is there came from the device). */
-static void check_used(struct run *r)
-{
-	uint16_t used = vqb_used_idx(&r->q);
-
-	for (uint16_t i = 0; i < r->qsize && i < used; i++) {
-		uint32_t id, len;
-		vqb_used_elem(&r->q, i, &id, &len);
-		FZ_CHECK(id < r->qsize, "used id %u", id);
-	}
 }
 
 static void op_round(struct run *r)
@@ -252,10 +238,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	for (unsigned i = 0; i < DISK_BYTES; i++)
 		pattern[i] = (uint8_t)(i * 7 + i / 512 + 1);
-	mem = aligned_alloc(GMEM_PAGE_SIZE, MEM_SIZE);
-	FZ_CHECK(mem, "memory");
-	FZ_CHECK(gmem_add_region(&gm, 0, REGION, mem) == 0, "region 0");
-	FZ_CHECK(gmem_add_region(&gm, REGION, REGION, mem + REGION) == 0, "region 1");
+	mem = fzv_mem_init(&gm);
 	return 0;
 }
 
@@ -269,7 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	r.qsize = 1u << (fz_u8(&in) % 9);
 	fz_u8(&in);
-	memset(mem, 0, MEM_SIZE);
+	memset(mem, 0, FZV_MEM_SIZE);
 	r.o.path = img;
 	r.o.readonly = flags & 1;
 	r.o.sync_io = !(flags & 4);
@@ -301,18 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (fz_left(&in) && ops++ < MAX_OPS) {
 		switch (fz_u8(&in) % OP_COUNT) {
-		case OP_POKE: {
-			uint32_t off = fz_u16(&in) * 2u % MEM_SIZE;
-			size_t n = fz_u8(&in);
-			if (n > MEM_SIZE - off)
-				n = MEM_SIZE - off;
-			uint8_t buf[256];
-			fz_fill(&in, buf, n);
-			if (off < USED_GPA + 0x1000 && off + n > USED_GPA)
-				break; /* never the used ring */
-			memcpy(mem + off, buf, n);
+		case OP_POKE:
+			fzv_poke(&in, mem, &r.q, 1);
 			break;
-		}
 		case OP_DESC: {
 			uint64_t table = fz_u8(&in) & 1 ? ITABLE_GPA : DESC_GPA;
 			unsigned idx = fz_u8(&in) % (table == DESC_GPA ? r.qsize : 64);
@@ -322,8 +296,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				addr %= 0x24000u;
 			if (len < 0x80000000u)
 				len %= 0x24000u;
-			/* Keep buffers out of the used ring, so check_used sees only the device's
-			 * entries (a buffer there is legal, it just makes the ring garbage). */
+			/* Keep buffers out of the used ring, so fzv_check_used sees only the
+			 * device's entries (a buffer there is legal, it just makes the ring
+			 * garbage). */
 			if (addr < 0x80000000u && len < 0x80000000u && addr < USED_GPA + 0x1000 &&
 			    (uint64_t)addr + len > USED_GPA)
 				addr = DATA_GPA + addr % 0x1000;
@@ -369,10 +344,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		}
-		bool nr = mmio_rd(r.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
-		FZ_CHECK(nr || !needs_reset, "NEEDS_RESET cleared without a reset");
-		needs_reset = nr;
-		check_used(&r);
+		fzv_check_needs_reset(r.m, &needs_reset);
+		fzv_check_used(&r.q, 0);
 	}
 	FZ_CHECK(virtio_blk_drain(r.blk) == 0, "drain");
 	{

@@ -38,6 +38,7 @@
 
 #include "core/gmem.h"
 #include "fuzz_input.h"
+#include "fuzz_virtio.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_mmio.h"
 #include "virtq_builder.h"
@@ -56,8 +57,6 @@ enum {
 	OP_COUNT
 };
 
-#define MEM_SIZE 0x20000u
-#define REGION 0x10000u
 #define ITABLE_GPA 0x6000u
 #define MAX_OPS 256
 
@@ -88,7 +87,7 @@ static ssize_t out_write(void *ctx, const void *buf, size_t len)
 	struct run *r = ctx;
 
 	const uint8_t *p = buf;
-	FZ_CHECK((p >= mem && p + len <= mem + MEM_SIZE) || len == 1 /* emerg_wr */,
+	FZ_CHECK((p >= mem && p + len <= mem + FZV_MEM_SIZE) || len == 1 /* emerg_wr */,
 		 "output of %zu bytes from outside guest memory", len);
 	if (r->out_fails)
 		return -5;
@@ -116,18 +115,6 @@ static void make_dev(struct run *r, struct virtio_console **con, struct virtio_m
 		 "mmio");
 }
 
-static void check_used(struct run *r)
-{
-	for (unsigned q = 0; q < 2; q++) {
-		uint16_t used = vqb_used_idx(&r->q[q]);
-		for (uint16_t i = 0; i < r->qsize && i < used; i++) {
-			uint32_t id, len;
-			vqb_used_elem(&r->q[q], i, &id, &len);
-			FZ_CHECK(id < r->qsize, "queue %u used id %u", q, id);
-		}
-	}
-}
-
 static void op_round(struct run *r)
 {
 	static struct virtio_mmio_state a, b;
@@ -150,10 +137,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_log_setup();
-	mem = aligned_alloc(GMEM_PAGE_SIZE, MEM_SIZE);
-	FZ_CHECK(mem, "memory");
-	FZ_CHECK(gmem_add_region(&gm, 0, REGION, mem) == 0, "region 0");
-	FZ_CHECK(gmem_add_region(&gm, REGION, REGION, mem + REGION) == 0, "region 1");
+	mem = fzv_mem_init(&gm);
 	return 0;
 }
 
@@ -171,26 +155,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     (flags & 1 ? 0 : VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) |
 		     (flags & 2 ? 0 : VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) |
 		     VIRTIO_BIT(VIRTIO_CONSOLE_F_EMERG_WRITE);
-	memset(mem, 0, MEM_SIZE);
+	memset(mem, 0, FZV_MEM_SIZE);
 	make_dev(&r, &r.con, &r.m);
 	bring_up(&r);
 	while (fz_left(&in) && ops++ < MAX_OPS) {
 		switch (fz_u8(&in) % OP_COUNT) {
-		case OP_POKE: {
-			uint32_t off = fz_u16(&in) * 2u % MEM_SIZE;
-			size_t n = fz_u8(&in);
-			uint8_t buf[256];
-			if (n > MEM_SIZE - off)
-				n = MEM_SIZE - off;
-			fz_fill(&in, buf, n);
-			bool hits_used = false;
-			for (unsigned q = 0; q < 2; q++)
-				hits_used |=
-				    off < ring_gpa[q][2] + 0x1000 && off + n > ring_gpa[q][2];
-			if (!hits_used)
-				memcpy(mem + off, buf, n);
+		case OP_POKE:
+			fzv_poke(&in, mem, r.q, 2);
 			break;
-		}
 		case OP_DESC: {
 			unsigned q = fz_u8(&in) % 3, idx = fz_u8(&in);
 			uint64_t addr = fz_u32(&in);
@@ -230,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 * segment mapping all of RAM). */
 				FZ_CHECK(r.out_bytes - before <=
 					     VIRTIO_CONSOLE_TX_BUDGET +
-						 (uint64_t)VIRTQ_ELEM_MAX_IOV * MEM_SIZE,
+						 (uint64_t)VIRTQ_ELEM_MAX_IOV * FZV_MEM_SIZE,
 					 "%llu bytes out in one notify",
 					 (unsigned long long)(r.out_bytes - before));
 				FZ_CHECK(!more || q == VIRTIO_CONSOLE_TXQ, "receiveq left work");
@@ -273,10 +245,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		}
-		check_used(&r);
-		bool nr = mmio_rd(r.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
-		FZ_CHECK(nr || !needs_reset, "NEEDS_RESET cleared without a reset");
-		needs_reset = nr;
+		for (unsigned q = 0; q < 2; q++)
+			fzv_check_used(&r.q[q], q);
+		fzv_check_needs_reset(r.m, &needs_reset);
 	}
 	virtio_mmio_destroy(r.m);
 	virtio_console_destroy(r.con);
