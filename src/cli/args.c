@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "backend/vsock_uds.h"
 #include "virtio/virtio_blk.h"
 
 #include <errno.h>
@@ -37,6 +38,10 @@ const char cli_usage[] =
     "                         a raw image whose size is a multiple of 512, or with base= a\n"
     "                         vmoncow copy-on-write overlay (created when missing) over the\n"
     "                         raw image BASE; ro rejects writes; cache=none uses O_DIRECT\n"
+    "  --vsock cid=N,uds=PATH add a virtio-vsock device for guest CID N (3 to 4294967294);\n"
+    "                         host clients connect to the Unix socket PATH and send\n"
+    "                         \"CONNECT <port>\\n\"; guest connections to host port P go to\n"
+    "                         the Unix socket PATH_P\n"
     "  --transport mmio       how virtio devices attach (default and only choice: mmio)\n"
     "  -v, --verbose          more log output (repeat for debug)\n"
     "  -h, --help             this text\n"
@@ -132,7 +137,8 @@ enum {
 	OPT_RNG,
 	OPT_CONSOLE,
 	OPT_TRANSPORT,
-	OPT_DISK
+	OPT_DISK,
+	OPT_VSOCK
 };
 
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd,
@@ -151,6 +157,7 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"transport", required_argument, NULL, OPT_TRANSPORT},
 	    {"disk", required_argument, NULL, OPT_DISK},
+	    {"vsock", required_argument, NULL, OPT_VSOCK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -243,6 +250,17 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 				return fail(err, errlen, "--disk %s: %s", optarg, why);
 			virtio_blk_opts_free(&o);
 			cfg->disks[cfg->nr_disks++] = optarg;
+			break;
+		}
+		case OPT_VSOCK: {
+			struct vsock_uds_opts o;
+			char why[160];
+			if (cfg->vsock)
+				return fail(err, errlen, "--vsock: only one vsock device");
+			if (vsock_uds_parse_opts(optarg, &o, why, sizeof(why)))
+				return fail(err, errlen, "--vsock %s: %s", optarg, why);
+			vsock_uds_opts_free(&o);
+			cfg->vsock = optarg;
 			break;
 		}
 		case 'v':

@@ -19,6 +19,8 @@
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_vsock.h"
+#include "backend/vsock_uds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +53,8 @@ struct machine {
 	struct virtio_blk *disk[VM_MAX_DISKS];
 	unsigned nr_disks;
 	struct virtio_console *vcon;
+	struct virtio_vsock *vsock;
+	struct vsock_uds *vsock_uds;
 	struct fd_out vcon_out;
 	char linux_extra[LAYOUT_VIRTIO_MMIO_MAX * 48]; /* virtio_mmio.device=... for Linux */
 };
@@ -195,8 +199,33 @@ static int machine_disk(struct vm *vm, struct machine *m, const char *spec)
 	return machine_add_vmio(vm, m, virtio_blk_dev(blk));
 }
 
+/* --vsock: the Unix-socket host side, then the device over it. */
+static int machine_vsock(struct vm *vm, struct machine *m)
+{
+	struct vsock_uds_opts o;
+	char err[256] = "";
+	int ret = vsock_uds_parse_opts(vm->cfg.vsock, &o, err, sizeof(err));
+
+	if (!ret)
+		ret = vsock_uds_create(o.uds, &m->evloop, &m->vsock_uds, err, sizeof(err));
+	if (!ret) {
+		struct virtio_vsock_backend be = vsock_uds_backend(m->vsock_uds);
+		ret = virtio_vsock_create(&vm->mem, o.cid, &m->evloop, &be, &m->vsock);
+	}
+	if (ret) {
+		fprintf(stderr, "vmon: error: --vsock %s: %s\n", vm->cfg.vsock,
+			err[0] ? err : strerror(-ret));
+		vsock_uds_opts_free(&o);
+		return ret;
+	}
+	vsock_uds_attach(m->vsock_uds, m->vsock);
+	log_info("vsock: guest CID %llu, host socket %s", (unsigned long long)o.cid, o.uds);
+	vsock_uds_opts_free(&o);
+	return machine_add_vmio(vm, m, virtio_vsock_dev(m->vsock));
+}
+
 /* The virtio devices the configuration asks for, in a fixed slot order: console, rng, disks (in
- * command-line order). */
+ * command-line order), vsock. */
 static int machine_virtio(struct vm *vm, struct machine *m)
 {
 	int ret;
@@ -216,6 +245,8 @@ static int machine_virtio(struct vm *vm, struct machine *m)
 	for (unsigned i = 0; i < vm->cfg.nr_disks; i++)
 		if ((ret = machine_disk(vm, m, vm->cfg.disks[i])))
 			return ret;
+	if (vm->cfg.vsock && (ret = machine_vsock(vm, m)))
+		return ret;
 	return 0;
 }
 
@@ -439,6 +470,8 @@ void machine_destroy(struct vm *vm)
 	virtio_rng_destroy(m->rng);
 	for (unsigned i = 0; i < m->nr_disks; i++)
 		virtio_blk_destroy(m->disk[i]);
+	vsock_uds_destroy(m->vsock_uds);
+	virtio_vsock_destroy(m->vsock);
 	if (m->evloop_ready)
 		evloop_destroy(&m->evloop);
 	if (m->testdev) {

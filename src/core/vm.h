@@ -41,6 +41,8 @@ struct vm_config {
 	/* --disk option strings, checked by the CLI (virtio_blk_parse_opts), in order */
 	const char *disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	/* --vsock cid=N,uds=PATH, checked by the CLI (vsock_uds_parse_opts), or NULL */
+	const char *vsock;
 };
 
 struct vcpu {

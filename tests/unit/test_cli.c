@@ -204,6 +204,40 @@ static void test_disks(void **state)
 	assert_non_null(strstr(err, "at most"));
 }
 
+/* --vsock: one device; cid from 3 to 2^32 - 2 and a socket path, both required. */
+static void test_vsock(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--vsock", "uds=/tmp/v.sock,cid=3"),
+			 0);
+	assert_string_equal(cfg.vsock, "uds=/tmp/v.sock,cid=3");
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
+	assert_null(cfg.vsock);
+
+	static const char *const bad[][2] = {
+	    {"cid=2,uds=/a", "cid"},	      /* reserved for the host */
+	    {"cid=4294967295,uds=/a", "cid"}, /* VMADDR_CID_ANY */
+	    {"cid=-3,uds=/a", "cid"},	      /* not a number */
+	    {"cid=3", "required"},	      /* no path */
+	    {"cid=3,cid=4,uds=/a", "cid"},    /* repeated key */
+	    {"cid=3,uds=/a,port=1", "port"},  /* unknown key */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+				       "--vsock", bad[i][0]),
+				 -EINVAL);
+		if (!strstr(err, "--vsock") || !strstr(err, bad[i][1]))
+			fail_msg("--vsock '%s': '%s' does not mention %s", bad[i][0], err,
+				 bad[i][1]);
+	}
+	assert_int_equal(parse(&cfg, &cmd, err, 8, "vmon", "run", "--kernel", kernel_path,
+			       "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b"),
+			 -EINVAL);
+}
+
 static void test_version_help(void **state)
 {
 	struct vm_config cfg;
@@ -220,9 +254,9 @@ static void test_version_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sizes),	 cmocka_unit_test(test_run_defaults_and_options),
-	    cmocka_unit_test(test_errors),	 cmocka_unit_test(test_disks),
-	    cmocka_unit_test(test_version_help),
+	    cmocka_unit_test(test_sizes),  cmocka_unit_test(test_run_defaults_and_options),
+	    cmocka_unit_test(test_errors), cmocka_unit_test(test_disks),
+	    cmocka_unit_test(test_vsock),  cmocka_unit_test(test_version_help),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
