@@ -27,7 +27,7 @@ vmw_vsock_virtio_transport virtio_balloon"
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 nokaslr cryptomgr.notests"
 
 outputs=("$out/vmlinuz" "$out/vmlinux" "$out/initrd.cpio.gz" "$out/cmdline" "$out/info")
-inputs=("$here/build.sh" "$here/lib.sh" "$here/init.sh" "$here/vsock-tool.c")
+inputs=("$here/build.sh" "$here/lib.sh" "$here/init.sh" "$here/vsock-tool.c" "$here/udhcpc.script")
 
 # The cache key: what the outputs are built from, by content (timestamps alone miss a change that
 # a checkout gives an old mtime, or an output copied in from elsewhere). Written last; a build is
@@ -87,6 +87,8 @@ root="$stage/root"
 mkdir -p "$root"/{dev,proc,sys,tmp,run,root,etc,lib/modules,mnt}
 guest_busybox_tree "$root" "$GUEST_BBROOT/bin/busybox"
 install -m 755 "$here/init.sh" "$root/init"
+# udhcpc's event script (busybox ships none): `udhcpc -i eth0` configures the interface.
+install -D -m 755 "$here/udhcpc.script" "$root/etc/udhcpc/default.script"
 # vsock-tool: an AF_VSOCK client/server (busybox has none), static with the host's libc.a.
 gcc -static -Os -s -o "$root/bin/vsock-tool" "$here/vsock-tool.c"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"

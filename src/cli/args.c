@@ -42,7 +42,8 @@ const char cli_usage[] =
     "                         host clients connect to the Unix socket PATH and send\n"
     "                         \"CONNECT <port>\\n\"; guest connections to host port P go to\n"
     "                         the Unix socket PATH_P\n"
-    "  --transport mmio       how virtio devices attach (default and only choice: mmio)\n"
+    "  --transport mmio|pci   how every virtio device attaches: virtio-mmio slots (default)\n"
+    "                         or virtio-pci functions on the PCI host bridge (MSI-X)\n"
     "  -v, --verbose          more log output (repeat for debug)\n"
     "  -h, --help             this text\n"
     "\n"
@@ -233,13 +234,13 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 					    optarg);
 			break;
 		case OPT_TRANSPORT:
-			if (strcmp(optarg, "mmio"))
-				return fail(
-				    err, errlen,
-				    "--transport %s: must be mmio (the only virtio transport "
-				    "so far)",
-				    optarg);
-			cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			if (!strcmp(optarg, "mmio"))
+				cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			else if (!strcmp(optarg, "pci"))
+				cfg->transport = VIRTIO_TRANSPORT_PCI;
+			else
+				return fail(err, errlen, "--transport %s: must be mmio or pci",
+					    optarg);
 			break;
 		case OPT_DISK: {
 			struct virtio_blk_opts o;

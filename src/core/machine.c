@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "core/vmio.h"
+#include "core/vpci.h"
 #include "hw/acpi_pm.h"
 #include "hw/cmos_rtc.h"
 #include "hw/debug_exit.h"
@@ -49,6 +50,9 @@ struct machine {
 	/* virtio-mmio devices, slot i at vmio[i] (core/vmio.h) */
 	struct vmio_slot *vmio[LAYOUT_VIRTIO_MMIO_MAX];
 	unsigned nr_vmio;
+	/* virtio-pci devices (--transport pci), PCI device i + 1 at vpci[i] (core/vpci.h) */
+	struct vpci_dev *vpci[LAYOUT_PCI_MAX_DEVICES];
+	unsigned nr_vpci;
 	struct virtio_rng *rng;
 	struct virtio_blk *disk[VM_MAX_DISKS];
 	unsigned nr_disks;
@@ -147,11 +151,37 @@ static int machine_legacy(struct vm *vm, struct machine *m)
 	return 0;
 }
 
+/* --transport pci: vdev becomes PCI device nr_vpci + 1 on bus 0; the guest assigns its BARs. */
+static int machine_add_vpci(struct vm *vm, struct machine *m, struct virtio_dev *vdev)
+{
+	unsigned n = m->nr_vpci + 1;
+	int ret;
+
+	if (m->nr_vpci >= LAYOUT_PCI_MAX_DEVICES) {
+		fprintf(stderr, "vmon: error: at most %d virtio-pci devices\n",
+			LAYOUT_PCI_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	ret = vpci_create(vm, &m->evloop, m->pci, n, vdev, &m->vpci[m->nr_vpci]);
+	if (ret) {
+		fprintf(stderr, "vmon: error: cannot add %s as PCI device 00:%02x.0: %s\n",
+			vdev->name, n, strerror(-ret));
+		return ret;
+	}
+	m->nr_vpci++;
+	log_info("%s: virtio-pci at 00:%02x.0, INTx GSI %u, MSI-X through %s", vdev->name, n,
+		 vpci_gsi(m->vpci[m->nr_vpci - 1]), vm->accel->name);
+	return 0;
+}
+
+/* Attach vdev with the configured transport (every virtio device comes through here). */
 static int machine_add_vmio(struct vm *vm, struct machine *m, struct virtio_dev *vdev)
 {
 	struct vmio_slot *s;
 	int ret;
 
+	if (vm->cfg.transport == VIRTIO_TRANSPORT_PCI)
+		return machine_add_vpci(vm, m, vdev);
 	if (m->nr_vmio >= LAYOUT_VIRTIO_MMIO_MAX) {
 		fprintf(stderr, "vmon: error: at most %d virtio-mmio devices\n",
 			LAYOUT_VIRTIO_MMIO_MAX);
@@ -456,6 +486,8 @@ void machine_reset(struct vm *vm)
 	fw_cfg_reset(m->fw_cfg);
 	for (unsigned i = 0; i < m->nr_vmio; i++)
 		vmio_reset(m->vmio[i]);
+	for (unsigned i = 0; i < m->nr_vpci; i++)
+		vpci_reset(m->vpci[i]);
 }
 
 void machine_destroy(struct vm *vm)
@@ -466,6 +498,8 @@ void machine_destroy(struct vm *vm)
 	machine_stop_io(vm);
 	for (unsigned i = 0; i < m->nr_vmio; i++)
 		vmio_destroy(m->vmio[i]);
+	for (unsigned i = 0; i < m->nr_vpci; i++)
+		vpci_destroy(m->vpci[i]);
 	virtio_console_destroy(m->vcon);
 	virtio_rng_destroy(m->rng);
 	for (unsigned i = 0; i < m->nr_disks; i++)

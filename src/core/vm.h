@@ -21,8 +21,8 @@ enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 /* Where the terminal (stdin and the console output) goes: the 8250 (default) or a virtio-console
  * device; the 8250 exists either way (its output follows --serial). */
 enum console_kind { CONSOLE_SERIAL, CONSOLE_VIRTIO };
-/* How virtio devices attach: virtio-mmio (the only transport so far). */
-enum virtio_transport_kind { VIRTIO_TRANSPORT_MMIO };
+/* How every virtio device attaches: virtio-mmio slots (default) or virtio-pci functions. */
+enum virtio_transport_kind { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
 struct vm_config {
 	const char *kernel;
