@@ -93,6 +93,10 @@ static void test_run_defaults_and_options(void **state)
 	assert_int_equal(cfg.rng, 1);
 	assert_int_equal(cfg.console, CONSOLE_VIRTIO);
 	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--transport", "pci"),
+	    0);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_PCI);
 	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
 			       "--console", "serial"),
 			 0);
@@ -142,9 +146,9 @@ static void test_errors(void **state)
 	    -EINVAL);
 	assert_non_null(strstr(err, "--console hvc: must be serial or virtio"));
 	assert_int_equal(
-	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--transport", "pci"),
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--transport", "isa"),
 	    -EINVAL);
-	assert_non_null(strstr(err, "--transport pci: must be mmio"));
+	assert_non_null(strstr(err, "--transport isa: must be mmio or pci"));
 	assert_int_equal(
 	    parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path, "--transport"),
 	    -EINVAL);
