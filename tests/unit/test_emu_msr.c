@@ -130,6 +130,33 @@ static void test_msr_pat_mtrr_tsc(void **state)
 	assert_int_equal(e->cpu.st.gpr[X86_RAX], 5500);
 }
 
+/* Speculation control: emu does not speculate, so ARCH_CAPABILITIES says "not affected" to every
+ * attack Linux knows a bit for (so it chooses no page-table isolation and no retpolines), and
+ * SPEC_CTRL keeps the bits that exist (IBRS STIBP SSBD RRSBA_DIS_S BHI_DIS_S); PRED_CMD takes IBPB.
+ */
+static void test_msr_speculation(void **state)
+{
+	struct env *e = *state;
+	uint64_t caps = rd_ok(e, 0x10a);
+
+	static const unsigned no_bits[] = {0, 4, 5, 6, 8, 13, 14, 15, 20, 24, 26, 27, 62};
+	for (unsigned i = 0; i < sizeof(no_bits) / sizeof(no_bits[0]); i++)
+		if (!(caps >> no_bits[i] & 1))
+			fail_msg("ARCH_CAPABILITIES 0x%llx lacks bit %u", (unsigned long long)caps,
+				 no_bits[i]);
+	assert_true(caps & 2);			  /* IBRS_ALL: eIBRS rather than retpolines */
+	assert_int_equal(caps & (1ull << 2), 0);  /* not RSBA */
+	assert_int_equal(caps & (1ull << 25), 0); /* no GDS_CTRL (no IA32_MCU_OPT_CTRL) */
+	assert_int_equal(WR(e, 0x10a, caps), -1); /* read-only */
+	assert_int_equal(rd_ok(e, 0x48), 0);
+	assert_int_equal(WR(e, 0x48, 0x401), 0);
+	assert_int_equal(rd_ok(e, 0x48), 0x401);
+	assert_int_equal(WR(e, 0x48, 1ull << 3), -1); /* reserved */
+	assert_int_equal(rd_ok(e, 0x48), 0x401);
+	assert_int_equal(WR(e, 0x49, 1), 0);
+	assert_int_equal(WR(e, 0x49, 2), -1);
+}
+
 static void test_msr_forwarding(void **state)
 {
 	struct env *e = *state;
@@ -154,8 +181,7 @@ static void test_msr_forwarding(void **state)
 	/* Unknown MSRs are offered to the VMM, which refuses: #GP. */
 	RD_FAILS(e, 0x12345);
 	assert_int_equal(e->last_msr, 0x12345);
-	assert_int_equal(WR(e, 0x48, 1), -1); /* SPEC_CTRL: not advertised */
-	RD_FAILS(e, 0x10a);		      /* ARCH_CAPABILITIES: not advertised */
+	assert_int_equal(WR(e, 0x1d9, 1), -1); /* DEBUGCTL: not kept, the VMM refuses */
 	/* Without callbacks everything emu does not keep is #GP. */
 	emu_cpu_set_sys_ops(&e->cpu, NULL);
 	RD_FAILS(e, 0x1b);
@@ -194,6 +220,7 @@ static void test_msr_save_load(void **state)
 	    {0x201, 0xff80000800ull},
 	    {0x268, 0x0505050505050505ull},
 	    {0x2ff, 0xc00},
+	    {0x48, 0x401},
 	};
 	struct x86_cpu_state st;
 	uint64_t v;
@@ -277,9 +304,14 @@ static void test_cpuid_leaves(void **state)
 	assert_int_equal(c->ecx & simd_ecx, EMU_SIMD_CPUID1_ECX & simd_ecx);
 
 	c = leaf(7, 0);
+	assert_int_equal(c->eax, 2);			  /* subleaves 0-2 */
 	assert_int_equal(c->ebx, (1u << 9) | (1u << 19)); /* ERMS ADX only */
 	assert_int_equal(c->ecx, 0);
-	assert_int_equal(c->edx, 0);
+	assert_int_equal(c->edx, (1u << 26) | (1u << 29)); /* SPEC_CTRL, ARCH_CAPABILITIES */
+	c = leaf(7, 1);
+	assert_int_equal(c->eax | c->ebx | c->ecx | c->edx, 0);
+	c = leaf(7, 2);
+	assert_int_equal(c->edx, 1u << 4); /* BHI_CTRL */
 	c = leaf(0x15, 0);
 	assert_int_equal(c->eax, 1);
 	assert_int_equal(c->ebx, 1);
@@ -465,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_msr_efer_and_canonical, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_msr_pat_mtrr_tsc, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_msr_speculation, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_msr_forwarding, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_msr_save_load, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_cpuid_leaves, env_setup, env_teardown),

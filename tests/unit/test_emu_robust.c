@@ -14,13 +14,15 @@
 
 #include "emu_sys_env.h"
 
-/* rep stosb with RCX = 3 * EMU_REP_CHUNK + 5 into DATA: each emu_run of one instruction stores
- * one chunk and leaves RIP on the REP; the fourth finishes it. */
+/* rep stosb upwards with RCX = 3 * 64 KiB + 5 into DATA (page aligned): the bulk path fills at
+ * most 64 KiB (EMU_REP_BULK_BYTES) per execution and leaves RIP on the REP; the fourth
+ * execution finishes it. Downwards (DF set) the one-at-a-time path does EMU_REP_CHUNK (1024)
+ * iterations per execution. */
 static void test_rep_chunks(void **state)
 {
 	struct env *e = *state;
 	struct x86_cpu_state st;
-	const uint64_t n = 3 * 1024 + 5;
+	const uint64_t bulk = 65536, n = 3 * bulk + 5;
 
 	CODE_AT(e, CODE, 0xf3, 0xaa, 0xf4); /* rep stosb; hlt */
 	env_state(e, &st, CODE);
@@ -31,8 +33,8 @@ static void test_rep_chunks(void **state)
 	for (unsigned i = 1; i <= 3; i++) {
 		assert_int_equal(emu_run(&e->cpu, 1), EMU_EXIT_LIMIT);
 		assert_int_equal(e->cpu.st.rip, CODE);
-		assert_int_equal(e->cpu.st.gpr[X86_RCX], n - 1024 * i);
-		assert_int_equal(e->cpu.st.gpr[X86_RDI], DATA + 1024 * i);
+		assert_int_equal(e->cpu.st.gpr[X86_RCX], n - bulk * i);
+		assert_int_equal(e->cpu.st.gpr[X86_RDI], DATA + bulk * i);
 	}
 	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
 	assert_int_equal(e->cpu.st.gpr[X86_RCX], 0);
@@ -40,6 +42,69 @@ static void test_rep_chunks(void **state)
 	for (uint64_t i = 0; i < n; i++)
 		assert_int_equal(e->ram[DATA + i], 0x5a);
 	assert_int_equal(e->ram[DATA + n], 0);
+
+	/* std; rep stosw; hlt: downwards, 1024 words per execution (after the STD). */
+	const uint64_t m = 2 * 1024 + 3, top = DATA + 0x2000;
+	CODE_AT(e, CODE, 0xfd, 0x66, 0xf3, 0xab, 0xf4);
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = m;
+	st.gpr[X86_RDI] = top;
+	st.gpr[X86_RAX] = 0xa55a;
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 2), EMU_EXIT_LIMIT);
+	assert_int_equal(e->cpu.st.gpr[X86_RCX], m - 1024);
+	assert_int_equal(e->cpu.st.gpr[X86_RDI], top - 2 * 1024);
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RDI], top - 2 * m);
+	for (uint64_t i = 0; i < m; i++) {
+		assert_int_equal(e->ram[top - 2 * i], 0x5a);
+		assert_int_equal(e->ram[top - 2 * i + 1], 0xa5);
+	}
+}
+
+/* REP MOVS whose destination overlaps its source just above it copies element by element, as the
+ * CPU does (a pattern repeats), not as memmove would; MOVSW with a 1-byte offset reads each word
+ * before writing it. A run crossing a page is split at the page boundary. */
+static void test_rep_movs_overlap(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+	const uint64_t src = DATA + 0x1000 - 40; /* the copy crosses into the next page */
+	uint8_t want[300];
+
+	for (unsigned i = 0; i < 300; i++)
+		e->ram[src + i] = (uint8_t)(i * 7 + 1);
+	/* rep movsb with rdi = rsi + 3: bytes 0..2 repeat over the whole destination. */
+	for (unsigned i = 0; i < 3 + 200; i++)
+		want[i] = e->ram[src + i % 3];
+	CODE_AT(e, CODE, 0xf3, 0xa4, 0xf4);
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = 200;
+	st.gpr[X86_RSI] = src;
+	st.gpr[X86_RDI] = src + 3;
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
+	assert_memory_equal(&e->ram[src], want, 203);
+	assert_int_equal(e->cpu.st.gpr[X86_RSI], src + 200);
+	assert_int_equal(e->cpu.st.gpr[X86_RDI], src + 203);
+
+	/* rep movsw with rdi = rsi + 1: each iteration moves the word at si to si + 1. */
+	for (unsigned i = 0; i < 300; i++)
+		e->ram[src + i] = (uint8_t)(i * 7 + 1);
+	memcpy(want, &e->ram[src], 300);
+	for (unsigned i = 0; i < 100; i++) {
+		uint8_t w0 = want[2 * i], w1 = want[2 * i + 1];
+		want[2 * i + 1] = w0;
+		want[2 * i + 2] = w1;
+	}
+	CODE_AT(e, CODE, 0x66, 0xf3, 0xa5, 0xf4);
+	env_state(e, &st, CODE);
+	st.gpr[X86_RCX] = 100;
+	st.gpr[X86_RSI] = src;
+	st.gpr[X86_RDI] = src + 1;
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 0), EMU_EXIT_HLT);
+	assert_memory_equal(&e->ram[src], want, 202);
 }
 
 /* A huge count still honours the budget and emu_request_stop;
@@ -161,6 +226,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_rep_chunks, env_setup_exc_exit, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_movs_overlap, env_setup_exc_exit,
+					    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_huge_count, env_setup_exc_exit, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, env_setup_exc_exit,
 					    env_teardown),

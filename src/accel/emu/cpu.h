@@ -78,6 +78,7 @@ struct emu_msrs {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, tsc_aux, misc_enable, tsc_offset;
+	uint64_t spec_ctrl; /* IA32_SPEC_CTRL: kept, no effect (nothing speculates) */
 	uint64_t mtrr_cap, mtrr_def, mtrr_fix[11], mtrr_var[16];
 };
 

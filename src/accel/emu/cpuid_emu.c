@@ -28,6 +28,15 @@
 #define EMU_L1_ECX ((1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 30))
 /* Leaf 7.0 EBX: ERMS(9, REP MOVSB/STOSB) ADX(19). */
 #define EMU_L7_EBX ((1u << 9) | (1u << 19))
+/* Leaf 7.0 EDX: SPEC_CTRL(26: IA32_SPEC_CTRL and IA32_PRED_CMD exist) and
+ * ARCH_CAPABILITIES(29). The interpreter does not speculate, so IA32_ARCH_CAPABILITIES
+ * (EMU_ARCH_CAPABILITIES, emu_priv.h) reports every "not affected" bit; a guest kernel then needs
+ * neither page-table isolation nor retpolines, return thunks or buffer clearing, which would
+ * otherwise cost it a TLB flush on every kernel entry and extra instructions on every call. */
+#define EMU_L7_EDX ((1u << 26) | (1u << 29))
+/* Leaf 7.2 EDX: BHI_CTRL(4): IA32_SPEC_CTRL.BHI_DIS_S exists, so Linux need not clear the branch
+ * history in software on every system call. */
+#define EMU_L7_2_EDX (1u << 4)
 /* 0x80000001 ECX: LAHF/SAHF in 64-bit mode(0), LZCNT(5); EDX: SYSCALL(11) NX(20)
  * 1 GiB pages(26) RDTSCP(27) LM(29). */
 #define EMU_X1_ECX ((1u << 0) | (1u << 5))
@@ -62,7 +71,9 @@ void emu_cpuid_table(struct cpuid_table *t, uint32_t tsc_khz)
 	/* Family 6, model 0x8f, stepping 8; EBX: CLFLUSH line 8 * 8 bytes (APIC ids: policy). */
 	add(t, 1, 0, 0, 0x000806f8, 8u << 8, ecx1,
 	    EMU_L1_EDX | EMU_L1_EDX_BASELINE | EMU_SIMD_CPUID1_EDX);
-	add(t, 7, 0, CPUID_FLAG_SIGNIFICANT_INDEX, 0, EMU_L7_EBX, 0, 0);
+	add(t, 7, 0, CPUID_FLAG_SIGNIFICANT_INDEX, 2, EMU_L7_EBX, 0, EMU_L7_EDX);
+	add(t, 7, 1, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 0, 0, 0);
+	add(t, 7, 2, CPUID_FLAG_SIGNIFICANT_INDEX, 0, 0, 0, EMU_L7_2_EDX);
 	/* TSC = crystal * 1 / 1; Linux then knows the TSC and LAPIC timer frequencies. */
 	if (hz && hz <= UINT32_MAX)
 		add(t, 0x15, 0, 0, 1, 1, (uint32_t)hz, 0);

@@ -424,6 +424,17 @@ uint8_t *emu_host_w(struct emu_cpu *c, uint64_t lin, unsigned size);
 /* The same for a load (no decoded code is dropped). Faults like a load. */
 const uint8_t *emu_host_r(struct emu_cpu *c, uint64_t lin, unsigned size);
 
+/* IA32_ARCH_CAPABILITIES (0x10a; Intel SDM vol. 4 table 2-2, bit names as Linux's msr-index.h):
+ * RDCL_NO(0) IBRS_ALL(1) SKIP_L1DFL_VMENTRY(3) SSB_NO(4) MDS_NO(5) PSCHANGE_MC_NO(6) TAA_NO(8)
+ * SBDR_SSDP_NO(13) FBSDP_NO(14) PSDP_NO(15) BHI_NO(20) PBRSB_NO(24) GDS_NO(26) RFDS_NO(27)
+ * ITS_NO(62): no speculative execution, so none of those attacks applies. IA32_SPEC_CTRL accepts
+ * IBRS(0) STIBP(1) SSBD(2) RRSBA_DIS_S(6) BHI_DIS_S(10) and keeps them without effect. */
+#define EMU_ARCH_CAPABILITIES                                                                      \
+	((1ull << 0) | (1ull << 1) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 6) |       \
+	 (1ull << 8) | (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 20) | (1ull << 24) |  \
+	 (1ull << 26) | (1ull << 27) | (1ull << 62))
+#define EMU_SPEC_CTRL_BITS 0x447ull
+
 /* ---- system instructions (exec_sys.c, exec_seg.c, exec_int.c, exec_legacy.c, msr.c) ---- */
 
 /* Kinds of event delivery. */

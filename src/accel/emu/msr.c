@@ -9,8 +9,11 @@ enum {
 	MSR_APIC_BASE = 0x1b,
 	MSR_FEAT_CTL = 0x3a,
 	MSR_TSC_ADJUST = 0x3b,
+	MSR_SPEC_CTRL = 0x48,
+	MSR_PRED_CMD = 0x49,
 	MSR_UCODE_REV = 0x8b,
 	MSR_MTRRCAP = 0xfe,
+	MSR_ARCH_CAPABILITIES = 0x10a,
 	MSR_SYSENTER_CS = 0x174,
 	MSR_SYSENTER_ESP = 0x175,
 	MSR_SYSENTER_EIP = 0x176,
@@ -120,6 +123,12 @@ int emu_msr_read(struct emu_cpu *c, uint32_t idx, uint64_t *v)
 	case MSR_MTRRCAP:
 		*v = 0x500 | EMU_MTRR_VAR; /* fixed ranges, WC, 8 variable ranges */
 		return 0;
+	case MSR_SPEC_CTRL:
+		*v = c->msr.spec_ctrl;
+		return 0;
+	case MSR_ARCH_CAPABILITIES:
+		*v = EMU_ARCH_CAPABILITIES;
+		return 0;
 	case MSR_SYSENTER_CS:
 		*v = c->msr.sysenter_cs;
 		return 0;
@@ -199,6 +208,13 @@ int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v)
 	case MSR_TSC_ADJUST:
 		c->msr.tsc_offset = v;
 		return 0;
+	case MSR_SPEC_CTRL:
+		if (v & ~EMU_SPEC_CTRL_BITS)
+			return -1;
+		c->msr.spec_ctrl = v;
+		return 0;
+	case MSR_PRED_CMD:
+		return v & ~1ull ? -1 : 0; /* IBPB: nothing to flush */
 	case MSR_UCODE_REV:
 	case MSR_MCG_STATUS:
 		return 0;
@@ -276,11 +292,12 @@ int emu_msr_write(struct emu_cpu *c, uint32_t idx, uint64_t v)
 
 /* The MSRs saved in x86_cpu_state.msrs: the indices the kvm backend saves (kvm_state.c), so
  * both backends' states mean the same, plus TSC_ADJUST (emu's TSC offset; KVM stores a
- * host-initiated write without moving the TSC) and the MTRRs (KVM restores them too). */
+ * host-initiated write without moving the TSC), SPEC_CTRL (a guest that set IBRS and BHI_DIS_S
+ * reads them back after a migration) and the MTRRs (KVM restores them too). */
 static const uint32_t saved_msrs[] = {
-    MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,   MSR_STAR,	MSR_LSTAR,
-    MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE, MSR_TSC_AUX, MSR_PAT,
-    MSR_MISC_ENABLE, MSR_MTRR_DEF,     MSR_TSC_ADJUST,
+    MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,   MSR_STAR,	  MSR_LSTAR,
+    MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE, MSR_TSC_AUX,	  MSR_PAT,
+    MSR_MISC_ENABLE, MSR_MTRR_DEF,     MSR_TSC_ADJUST,	   MSR_SPEC_CTRL,
 };
 #define NR_SAVED (sizeof(saved_msrs) / sizeof(saved_msrs[0]))
 #define NR_MTRR (11 + 2 * EMU_MTRR_VAR)
