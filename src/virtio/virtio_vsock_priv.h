@@ -1,5 +1,6 @@
-/* Internals of the virtio socket device shared by virtio_vsock.c (the device: queues, packets,
- * configuration, reset, save/load) and virtio_vsock_conn.c (the connection table and the host
+/* Internals of the virtio socket device shared by virtio_vsock.c (tx, packets, host entry points,
+ * configuration, reset, save/load), virtio_vsock_rx.c (event and rx queues) and
+ * virtio_vsock_conn.c (the connection table and the host
  * sockets behind it). Everything here is protected by the device lock. */
 #ifndef VMON_VIRTIO_VIRTIO_VSOCK_PRIV_H
 #define VMON_VIRTIO_VIRTIO_VSOCK_PRIV_H
@@ -123,5 +124,43 @@ size_t vsock_iov_from(const struct virtq_elem *e, uint64_t off, void *dst, size_
  * (write = false) or writable part. Returns the number of entries. */
 unsigned vsock_iov_slice(const struct virtq_elem *e, bool write, uint64_t off, uint64_t len,
 			 struct iovec *out, unsigned max);
+
+/* ---- shared helpers ---- */
+
+static inline void vsock_put_le(uint8_t *p, uint64_t v, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t vsock_get_le(const uint8_t *p, unsigned bytes)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* DRIVER_OK set and NEEDS_RESET clear. */
+static inline bool vsock_running(const struct virtio_vsock *v)
+{
+	return (v->vdev.status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
+	       VIRTIO_STATUS_DRIVER_OK;
+}
+
+static inline bool vsock_queue_usable(struct virtq *vq)
+{
+	return vq && vq->ready && !virtq_broken(vq);
+}
+
+/* A chain error on vq: break it and enter NEEDS_RESET. */
+void vsock_chain_error(struct virtio_vsock *v, struct virtq *vq, const char *what);
+
+/* ---- virtio_vsock_rx.c ---- */
+
+/* Deliver what is pending into the guest: the TRANSPORT_RESET event, then RSTs, control packets
+ * and data from the sockets into the posted rx buffers (round robin over the connections, at most
+ * VIRTIO_VSOCK_RX_BUDGET packets). Does nothing unless the device runs. */
+void vsock_rx_flush(struct virtio_vsock *v);
 
 #endif
