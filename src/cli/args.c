@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "backend/net.h"
 #include "backend/vsock_uds.h"
 #include "virtio/virtio_blk.h"
 
@@ -38,6 +39,14 @@ const char cli_usage[] =
     "                         a raw image whose size is a multiple of 512, or with base= a\n"
     "                         vmoncow copy-on-write overlay (created when missing) over the\n"
     "                         raw image BASE; ro rejects writes; cache=none uses O_DIRECT\n"
+    "  --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=MAC]\n"
+    "  --net tap[=IFNAME][,mac=MAC]\n"
+    "                         add a virtio-net device (repeatable, up to 4; Linux: eth0, ...):\n"
+    "                         user: libslirp NAT, guest 10.0.2.15 by DHCP, gateway 10.0.2.2,\n"
+    "                         DNS 10.0.2.3; hostfwd forwards a host port (HOSTADDR default\n"
+    "                         127.0.0.1) to the guest (default 10.0.2.15); tap: the TAP\n"
+    "                         interface IFNAME (created when missing; needs CAP_NET_ADMIN);\n"
+    "                         MAC default 52:54:00:12:34:56, +1 for each further --net\n"
     "  --vsock cid=N,uds=PATH add a virtio-vsock device for guest CID N (3 to 4294967294);\n"
     "                         host clients connect to the Unix socket PATH and send\n"
     "                         \"CONNECT <port>\\n\"; guest connections to host port P go to\n"
@@ -139,7 +148,8 @@ enum {
 	OPT_CONSOLE,
 	OPT_TRANSPORT,
 	OPT_DISK,
-	OPT_VSOCK
+	OPT_VSOCK,
+	OPT_NET
 };
 
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd *cmd,
@@ -159,6 +169,7 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	    {"transport", required_argument, NULL, OPT_TRANSPORT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"vsock", required_argument, NULL, OPT_VSOCK},
+	    {"net", required_argument, NULL, OPT_NET},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -262,6 +273,17 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 				return fail(err, errlen, "--vsock %s: %s", optarg, why);
 			vsock_uds_opts_free(&o);
 			cfg->vsock = optarg;
+			break;
+		}
+		case OPT_NET: {
+			struct net_opts o;
+			char why[200];
+			if (cfg->nr_nets >= VM_MAX_NETS)
+				return fail(err, errlen, "--net: at most %d network devices",
+					    VM_MAX_NETS);
+			if (net_parse_opts(optarg, &o, why, sizeof(why)))
+				return fail(err, errlen, "--net %s: %s", optarg, why);
+			cfg->nets[cfg->nr_nets++] = optarg;
 			break;
 		}
 		case 'v':

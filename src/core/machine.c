@@ -20,6 +20,7 @@
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_vsock.h"
 #include "backend/vsock_uds.h"
 
@@ -57,6 +58,8 @@ struct machine {
 	struct virtio_blk *disk[VM_MAX_DISKS];
 	unsigned nr_disks;
 	struct virtio_console *vcon;
+	struct virtio_net *net[VM_MAX_NETS];
+	unsigned nr_nets;
 	struct virtio_vsock *vsock;
 	struct vsock_uds *vsock_uds;
 	struct fd_out vcon_out;
@@ -229,6 +232,39 @@ static int machine_disk(struct vm *vm, struct machine *m, const char *spec)
 	return machine_add_vmio(vm, m, virtio_blk_dev(blk));
 }
 
+/* The n-th --net: its back-end (slirp or tap, fds on the event loop), then the device over it.
+ * Without mac=, the MAC is 52:54:00:12:34:56 + n. */
+static int machine_net(struct vm *vm, struct machine *m, unsigned n)
+{
+	const char *spec = vm->cfg.nets[n];
+	uint8_t mac[6] = VIRTIO_NET_DEFAULT_MAC;
+	struct net_backend *be = NULL;
+	struct net_opts o;
+	char err[256] = "";
+	int ret = net_parse_opts(spec, &o, err, sizeof(err));
+
+	if (!ret)
+		ret = net_backend_create(&o, &m->evloop, &be, err, sizeof(err));
+	if (!ret) {
+		if (o.has_mac)
+			memcpy(mac, o.mac, 6);
+		else
+			mac[5] = (uint8_t)(mac[5] + n);
+		ret = virtio_net_create(&vm->mem, be, mac, &m->evloop, &m->net[m->nr_nets]);
+		if (ret) {
+			net_backend_destroy(be);
+			snprintf(err, sizeof(err), "cannot create the device: %s", strerror(-ret));
+		}
+	}
+	if (ret) {
+		fprintf(stderr, "vmon: error: --net %s: %s\n", spec, err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	log_info("net %u: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n, be->desc, mac[0], mac[1],
+		 mac[2], mac[3], mac[4], mac[5]);
+	return machine_add_vmio(vm, m, virtio_net_dev(m->net[m->nr_nets++]));
+}
+
 /* --vsock: the Unix-socket host side, then the device over it. */
 static int machine_vsock(struct vm *vm, struct machine *m)
 {
@@ -255,7 +291,7 @@ static int machine_vsock(struct vm *vm, struct machine *m)
 }
 
 /* The virtio devices the configuration asks for, in a fixed slot order: console, rng, disks (in
- * command-line order), vsock. */
+ * command-line order), network devices (likewise), vsock. */
 static int machine_virtio(struct vm *vm, struct machine *m)
 {
 	int ret;
@@ -274,6 +310,9 @@ static int machine_virtio(struct vm *vm, struct machine *m)
 	}
 	for (unsigned i = 0; i < vm->cfg.nr_disks; i++)
 		if ((ret = machine_disk(vm, m, vm->cfg.disks[i])))
+			return ret;
+	for (unsigned i = 0; i < vm->cfg.nr_nets; i++)
+		if ((ret = machine_net(vm, m, i)))
 			return ret;
 	if (vm->cfg.vsock && (ret = machine_vsock(vm, m)))
 		return ret;
@@ -504,6 +543,8 @@ void machine_destroy(struct vm *vm)
 	virtio_rng_destroy(m->rng);
 	for (unsigned i = 0; i < m->nr_disks; i++)
 		virtio_blk_destroy(m->disk[i]);
+	for (unsigned i = 0; i < m->nr_nets; i++)
+		virtio_net_destroy(m->net[i]); /* and its back-end */
 	vsock_uds_destroy(m->vsock_uds);
 	virtio_vsock_destroy(m->vsock);
 	if (m->evloop_ready)

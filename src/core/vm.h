@@ -15,6 +15,7 @@
 
 #define VM_MAX_VCPUS 64
 #define VM_MAX_DISKS 8 /* --disk options (each takes a virtio slot) */
+#define VM_MAX_NETS 4  /* --net options (each takes a virtio slot) */
 
 enum serial_mode { SERIAL_STDIO, SERIAL_NONE, SERIAL_FILE };
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
@@ -41,6 +42,9 @@ struct vm_config {
 	/* --disk option strings, checked by the CLI (virtio_blk_parse_opts), in order */
 	const char *disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	/* --net option strings, checked by the CLI (net_parse_opts), in order */
+	const char *nets[VM_MAX_NETS];
+	unsigned nr_nets;
 	/* --vsock cid=N,uds=PATH, checked by the CLI (vsock_uds_parse_opts), or NULL */
 	const char *vsock;
 };
