@@ -193,6 +193,26 @@ int gmem_fill(struct gmem *gm, uint64_t gpa, int c, size_t len)
 	return gmem_copy(gm, gpa, NULL, len, 2, c);
 }
 
+int gmem_discard(struct gmem *gm, uint64_t gpa, uint64_t len)
+{
+	if ((gpa | len) & (GMEM_PAGE_SIZE - 1))
+		return -EINVAL;
+	if (!gmem_is_ram(gm, gpa, len))
+		return -EFAULT;
+	while (len) {
+		struct gmem_region *r = region_of(gm, gpa);
+		uint64_t off = gpa - r->gpa;
+		uint64_t avail = r->size - off;
+		uint64_t n = len < avail ? len : avail;
+		if (madvise(r->hva + off, n, MADV_DONTNEED) < 0)
+			return -errno;
+		region_mark_dirty(gm, r, off, n);
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
 void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, uint64_t len)
 {
 	while (len) {

@@ -70,6 +70,13 @@ int gmem_write(struct gmem *gm, uint64_t gpa, const void *src, size_t len)
 /* Fill [gpa, gpa+len) with byte c. Returns 0 or -EFAULT as gmem_write. */
 int gmem_fill(struct gmem *gm, uint64_t gpa, int c, size_t len) __attribute__((warn_unused_result));
 
+/* Give the host memory behind [gpa, gpa+len) back (madvise MADV_DONTNEED): for anonymous private
+ * memory, which is what gmem_init_ram maps, the pages read as zero afterwards and cost no host
+ * memory until touched again. gpa and len must be multiples of GMEM_PAGE_SIZE and the range RAM
+ * (it may span regions). The pages are marked dirty (their contents changed). Returns 0, -EINVAL
+ * (misaligned), -EFAULT (not RAM; nothing discarded) or -errno from madvise. */
+int gmem_discard(struct gmem *gm, uint64_t gpa, uint64_t len) __attribute__((warn_unused_result));
+
 /* 1 when the whole range [gpa, gpa+len) is RAM (possibly spanning regions), else 0. */
 int gmem_is_ram(const struct gmem *gm, uint64_t gpa, uint64_t len);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
 
 #include "core/gmem.h"
 
@@ -115,12 +116,45 @@ static void test_init_ram_layout(void **state)
 	gmem_destroy(&gm);
 }
 
+/* gmem_discard: the pages read as zero, are no longer resident, and are dirty; neighbours keep
+ * their bytes; misaligned or non-RAM ranges are refused with nothing discarded. */
+static void test_discard(void **state)
+{
+	struct gmem gm;
+	unsigned char vec[4];
+	assert_int_equal(gmem_init_ram(&gm, 1ull << 20), 0);
+	assert_int_equal(gmem_fill(&gm, 0x10000, 0xab, 4 * GMEM_PAGE_SIZE), 0);
+	for (int i = 0; i < 4; i++)
+		gmem_test_and_clear_dirty(&gm, 0x10000 + i * GMEM_PAGE_SIZE);
+	uint8_t *p = gmem_ptr(&gm, 0x10000, 4 * GMEM_PAGE_SIZE, GMEM_READ);
+	assert_int_equal(gmem_discard(&gm, 0x11000, 2 * GMEM_PAGE_SIZE), 0);
+	assert_int_equal(mincore(p, 4 * GMEM_PAGE_SIZE, vec), 0);
+	assert_true(vec[0] & 1);
+	assert_false(vec[1] & 1);
+	assert_false(vec[2] & 1);
+	assert_int_equal(p[0xfff], 0xab);
+	assert_int_equal(p[0x1000], 0);
+	assert_int_equal(p[0x2fff], 0);
+	assert_int_equal(p[0x3000], 0xab);
+	assert_false(gmem_test_and_clear_dirty(&gm, 0x10000));
+	assert_true(gmem_test_and_clear_dirty(&gm, 0x11000));
+	assert_true(gmem_test_and_clear_dirty(&gm, 0x12000));
+	assert_false(gmem_test_and_clear_dirty(&gm, 0x13000));
+	/* Misaligned start or length; a range running past the end of RAM. */
+	assert_int_equal(gmem_discard(&gm, 0x10001, GMEM_PAGE_SIZE), -EINVAL);
+	assert_int_equal(gmem_discard(&gm, 0x10000, 100), -EINVAL);
+	assert_int_equal(gmem_discard(&gm, 0xff000, 2 * GMEM_PAGE_SIZE), -EFAULT);
+	assert_int_equal(gmem_discard(&gm, UINT64_MAX & ~0xfffull, 0x2000), -EFAULT);
+	assert_int_equal(p[0x3000], 0xab);
+	gmem_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bounds_single_region), cmocka_unit_test(test_add_region_rules),
 	    cmocka_unit_test(test_copy_across_regions),	 cmocka_unit_test(test_dirty_tracking),
-	    cmocka_unit_test(test_init_ram_layout),
+	    cmocka_unit_test(test_init_ram_layout),	 cmocka_unit_test(test_discard),
 	};
 	return cmocka_run_group_tests_name("gmem", tests, NULL, NULL);
 }
