@@ -12,6 +12,7 @@ test_net_tap (one boot, root only): vmon runs inside a network namespace the tes
   /dev/net/tun or when namespaces cannot be created.
 test_net_bad_options: bad --net values print one line and exit 2 (no boot); a forwarded port
   that is taken is a start-up error (exit 4, one line).
+The two boot tests run once per virtio transport (mmio and pci).
 Environment knobs: VMON_TEST_BOOT_TIMEOUT, VMON_TEST_CMD_TIMEOUT (as test_linux_boot.py).
 """
 
@@ -29,8 +30,8 @@ from vmconsole import Console
 BOOT_TIMEOUT = float(os.environ.get("VMON_TEST_BOOT_TIMEOUT", "600"))
 CMD_TIMEOUT = float(os.environ.get("VMON_TEST_CMD_TIMEOUT", "120"))
 PROMPT_RX = re.compile(r"vmon# ")
-# Each device must work on every transport; "pci" joins this list when it exists.
-TRANSPORTS = ["mmio"]
+# Each device must work on every transport (virtio-mmio slots and virtio-pci functions).
+TRANSPORTS = ["mmio", "pci"]
 
 
 def free_port():
