@@ -27,8 +27,8 @@ from vmconsole import Console
 BOOT_TIMEOUT = float(os.environ.get("VMON_TEST_BOOT_TIMEOUT", "600"))
 CMD_TIMEOUT = float(os.environ.get("VMON_TEST_CMD_TIMEOUT", "120"))
 PROMPT_RX = re.compile(r"vmon# ")
-# Each device must work on every transport; "pci" joins this list when it exists.
-TRANSPORTS = ["mmio"]
+# Each device must work on every transport.
+TRANSPORTS = ["mmio", "pci"]
 # A shell function: the /dev node of the disk whose serial is $1.
 DEV_FN = 'dev() { for d in /sys/block/vd*; do [ "$(cat $d/serial)" = "$1" ] && echo /dev/${d##*/}; done; }'
 
