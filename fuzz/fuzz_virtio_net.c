@@ -1,7 +1,7 @@
-/* libFuzzer harness: the virtio network device (src/virtio/virtio_net.c) driven as a hostile
- * guest would, through the virtio-mmio transport and two split virtqueues laid out in fake guest
- * memory from the input, with a fake back-end that records what is sent and hands out frames the
- * input queues.
+/* libFuzzer harness (shared pieces in fuzz_virtio.h): the virtio network device
+ * (src/virtio/virtio_net.c) driven as a hostile guest would, through the virtio-mmio transport and
+ * two split virtqueues laid out in fake guest memory from the input, with a fake back-end that
+ * records what is sent and hands out frames the input queues.
  *
  * Guest RAM is two adjacent 64 KiB regions at 0 and 0x10000 (buffers may cross between them);
  * anything above 0x20000 is not RAM. Queue 0 (receiveq) lives at desc 0x0, avail 0x1000, used
@@ -46,6 +46,7 @@
 
 #include "core/gmem.h"
 #include "fuzz_input.h"
+#include "fuzz_virtio.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_net.h"
 #include "virtq_builder.h"
@@ -65,8 +66,7 @@ enum {
 	OP_COUNT
 };
 
-#define MEM_SIZE 0x20000u
-#define REGION 0x10000u
+#define MEM_SIZE FZV_MEM_SIZE
 #define ITABLE_GPA 0x6000u
 #define BUF_GPA 0x8000u
 #define MAX_OPS 256
@@ -230,10 +230,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_log_setup();
-	mem = aligned_alloc(GMEM_PAGE_SIZE, MEM_SIZE);
-	FZ_CHECK(mem, "memory");
-	FZ_CHECK(gmem_add_region(&gm, 0, REGION, mem) == 0, "region 0");
-	FZ_CHECK(gmem_add_region(&gm, REGION, REGION, mem + REGION) == 0, "region 1");
+	mem = fzv_mem_init(&gm);
 	return 0;
 }
 
@@ -258,21 +255,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bring_up(&r);
 	while (fz_left(&in) && ops++ < MAX_OPS) {
 		switch (fz_u8(&in) % OP_COUNT) {
-		case OP_POKE: {
-			uint32_t off = fz_u16(&in) * 2u % MEM_SIZE;
-			size_t n = fz_u8(&in);
-			uint8_t buf[256];
-			if (n > MEM_SIZE - off)
-				n = MEM_SIZE - off;
-			fz_fill(&in, buf, n);
-			bool hits_used = false;
-			for (unsigned q = 0; q < 2; q++)
-				hits_used |=
-				    off < ring_gpa[q][2] + 0x1000 && off + n > ring_gpa[q][2];
-			if (!hits_used)
-				memcpy(mem + off, buf, n);
+		case OP_POKE:
+			fzv_poke(&in, mem, r.q, 2);
 			break;
-		}
 		case OP_DESC: {
 			unsigned q = fz_u8(&in) % 3, idx = fz_u8(&in);
 			uint64_t addr = fz_u32(&in);
@@ -358,9 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_used(&r);
 		check_rx(&r, base);
-		bool nr = mmio_rd(r.m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET;
-		FZ_CHECK(nr || !needs_reset, "NEEDS_RESET cleared without a reset");
-		needs_reset = nr;
+		fzv_check_needs_reset(r.m, &needs_reset);
 	}
 	virtio_mmio_destroy(r.m);
 	virtio_net_destroy(r.net);
