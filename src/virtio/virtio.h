@@ -2,8 +2,8 @@
  * the queues and the device configuration space, independent of the transport.
  *
  * A device embeds a struct virtio_dev and supplies a struct virtio_dev_ops. A transport
- * (virtio_mmio.h; PCI later) attaches itself with virtio_dev_attach and exposes the registers; it
- * supplies the interrupt and reset callbacks of struct virtio_transport.
+ * (virtio_mmio.h, virtio_pci.h) attaches itself with virtio_dev_attach and exposes the
+ * registers; it supplies the interrupt and reset callbacks of struct virtio_transport.
  *
  * Status: ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK and FAILED are set by the driver; bits
  * once set stay set until a reset (writing 0), since the driver must not clear them. FEATURES_OK
