@@ -94,7 +94,7 @@ static void intx_set(void *ctx, unsigned gsi, int level)
 	((struct side *)ctx)->level = level;
 }
 
-static int msi_send(void *ctx, uint64_t addr, uint32_t data)
+static int msi_send(void *ctx, unsigned vector, uint64_t addr, uint32_t data)
 {
 	((struct side *)ctx)->msis++;
 	return 0;

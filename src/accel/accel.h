@@ -51,6 +51,15 @@ struct accel_ops {
 	 * guest's APIC state blocks it), -EINVAL for an address outside the interrupt window, or
 	 * -errno. */
 	int (*msi)(struct vm *vm, uint64_t addr, uint32_t data);
+	/* Optional: deliver the MSI (addr, data) each time eventfd fd is written, without a call
+	 * into the VMM (kvm: a KVM_IRQ_ROUTING_MSI entry on a GSI of its own, bound with
+	 * KVM_IRQFD). *route is the caller's handle: -1 creates a route for fd and sets it; a
+	 * route given back changes that route's message (a no-op when unchanged); deassign 1
+	 * removes it and sets -1. Any thread; routes are few and message changes rare (each
+	 * rewrites the routing table). Returns 0, -ENOSPC when routes run out, -EINVAL, -errno.
+	 * NULL or an error: the caller uses msi. */
+	int (*msi_irqfd)(struct vm *vm, int *route, int fd, uint64_t addr, uint32_t data,
+			 int deassign);
 };
 
 /* The MSI address window (interrupt messages), as decoded by accel_ops.msi. */

@@ -23,6 +23,14 @@ struct vpci_queue {
 	int watched;
 };
 
+/* One MSI-X vector's eventfd bound to its message (accel->msi_irqfd). Device lock. */
+struct vpci_vector {
+	int fd; /* -1 until first used */
+	int route;
+	uint64_t addr;
+	uint32_t data;
+};
+
 struct vpci_dev {
 	struct vm *vm;
 	struct evloop *el;
@@ -45,6 +53,11 @@ struct vpci_dev {
 	uint64_t ioev_addr; /* BAR4 base the ioeventfds are assigned at, or PCI_BAR_UNMAPPED */
 	int ioev_off;	    /* the backend refused an ioeventfd: use the MMIO path from now on */
 	atomic_int ioev_used;
+
+	/* MSI-X through irqfds (device lock, as the msi sink is called with it). */
+	struct vpci_vector vec[VIRTIO_PCI_MAX_VECTORS];
+	int msi_irqfd_off; /* the backend has none or refused one: accel->msi from now on */
+	atomic_int msi_irqfd_used;
 };
 
 static void efd_signal(int fd)
@@ -100,13 +113,46 @@ static void vpci_notify(void *ctx, unsigned q)
 	efd_signal(d->kick_fd);
 }
 
-static int vpci_msi(void *ctx, uint64_t addr, uint32_t data)
+/* Send through the vector's irqfd, binding it to the message first when it is new or changed. */
+static int vpci_msi_irqfd(struct vpci_dev *d, struct vpci_vector *e, uint64_t addr, uint32_t data)
+{
+	int ret = 0;
+
+	if (e->fd < 0 && (e->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	if (e->route < 0 || e->addr != addr || e->data != data) {
+		ret = d->vm->accel->msi_irqfd(d->vm, &e->route, e->fd, addr, data, 0);
+		if (ret)
+			return ret;
+		log_debug("%s: MSI-X vector %u (0x%llx/0x%x) through irqfd route %d", d->name,
+			  (unsigned)(e - d->vec), (unsigned long long)addr, data, e->route);
+	}
+	e->addr = addr;
+	e->data = data;
+	atomic_store(&d->msi_irqfd_used, 1);
+	efd_signal(e->fd);
+	return 0;
+}
+
+/* The transport's msi sink (device lock held). */
+static int vpci_msi(void *ctx, unsigned vector, uint64_t addr, uint32_t data)
 {
 	struct vpci_dev *d = ctx;
+	const struct accel_ops *a = d->vm->accel;
 
-	if (!d->vm->accel->msi)
+	if ((addr & ACCEL_MSI_ADDR_MASK) != ACCEL_MSI_ADDR_BASE)
+		return -EINVAL; /* not an interrupt message: the write goes nowhere */
+	if (a->msi_irqfd && !d->msi_irqfd_off && vector < VIRTIO_PCI_MAX_VECTORS) {
+		int ret = vpci_msi_irqfd(d, &d->vec[vector], addr, data);
+		if (!ret)
+			return 0;
+		d->msi_irqfd_off = 1;
+		log_debug("%s: MSI-X through %s msi (no irqfd route: %s)", d->name, a->name,
+			  strerror(-ret));
+	}
+	if (!a->msi)
 		return -ENOTSUP;
-	return d->vm->accel->msi(d->vm, addr, data);
+	return a->msi(d->vm, addr, data);
 }
 
 static void vpci_intx_set(void *ctx, unsigned gsi, int level)
@@ -220,6 +266,8 @@ int vpci_create(struct vm *vm, struct evloop *el, struct pci_host *host, unsigne
 	d->bar_addr = d->msix_addr = d->ioev_addr = PCI_BAR_UNMAPPED;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		d->q[i] = (struct vpci_queue){d, i, -1, 0};
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
+		d->vec[i] = (struct vpci_vector){-1, -1, 0, 0};
 	snprintf(d->name, sizeof(d->name), "virtio-pci.%u", n);
 	snprintf(d->msix_name, sizeof(d->msix_name), "virtio-pci.%u-msix", n);
 
@@ -262,6 +310,13 @@ void vpci_destroy(struct vpci_dev *d)
 	if (d->msix_addr != PCI_BAR_UNMAPPED)
 		bus_unregister(&d->vm->mmio, d->msix_addr, d->pci);
 	virtio_pci_destroy(d->pci);
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++) {
+		struct vpci_vector *e = &d->vec[i];
+		if (e->route >= 0)
+			d->vm->accel->msi_irqfd(d->vm, &e->route, e->fd, 0, 0, 1);
+		if (e->fd >= 0)
+			close(e->fd);
+	}
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
 		if (d->q[i].watched)
 			evloop_del(d->el, d->q[i].fd);
@@ -304,4 +359,9 @@ uint64_t vpci_bar_addr(const struct vpci_dev *d)
 int vpci_uses_ioeventfd(const struct vpci_dev *d)
 {
 	return atomic_load(&d->ioev_used);
+}
+
+int vpci_uses_msi_irqfd(const struct vpci_dev *d)
+{
+	return atomic_load(&d->msi_irqfd_used);
 }

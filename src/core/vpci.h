@@ -10,9 +10,13 @@
  * - otherwise (emu, or a kvm without it) the notify write reaches the transport on the vCPU
  *   thread, whose callback sets the queue's bit in a pending mask and signals one eventfd that
  *   the loop watches. The DRIVER_OK kick and a device that reports more work use that path too.
- * Interrupts: MSI-X messages go to accel->msi (kvm: KVM_SIGNAL_MSI from the thread that raises
- * them, normally the event loop; emu: straight into the userspace LAPICs). INTx (only used while
- * MSI-X is off) drives GSI_PCI_INTX(n, 0) with accel->set_irq.
+ * Interrupts: with the backend's msi_irqfd (kvm: an MSI routing entry plus KVM_IRQFD) each MSI-X
+ * vector gets an eventfd bound to its message the first time it fires (rebound when the guest
+ * changes the message), and sending it is an eventfd write; otherwise (emu, or a kvm that refuses
+ * a route) messages go to accel->msi (kvm: KVM_SIGNAL_MSI; emu: straight into the userspace
+ * LAPICs). Either way from the thread that raises them, normally the event loop. A message whose
+ * address is outside the interrupt window goes nowhere. INTx (only used while MSI-X is off)
+ * drives GSI_PCI_INTX(n, 0) with accel->set_irq.
  *
  * BAR placement runs in the PCI host's bar_map hook (host lock held, on the vCPU thread doing the
  * config write): the old range is unregistered from vm->mmio (and its ioeventfds deassigned), the
@@ -20,7 +24,8 @@
  * (logged, rate-limited), as an unclaimed range.
  *
  * Locking: a vpci device has no lock of its own beyond the host lock (which serialises BAR moves)
- * and the device lock (virtio.h); its pending mask is atomic. */
+ * and the device lock (virtio.h, which also covers the per-vector eventfds); its pending mask is
+ * atomic. */
 #ifndef VMON_CORE_VPCI_H
 #define VMON_CORE_VPCI_H
 
@@ -60,5 +65,7 @@ struct virtio_pci *vpci_transport(struct vpci_dev *d);
  * for logs and tests. */
 uint64_t vpci_bar_addr(const struct vpci_dev *d);
 int vpci_uses_ioeventfd(const struct vpci_dev *d);
+/* 1 once an MSI-X message went out through an irqfd route. */
+int vpci_uses_msi_irqfd(const struct vpci_dev *d);
 
 #endif

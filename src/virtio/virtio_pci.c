@@ -56,7 +56,7 @@ static void msix_notify(struct virtio_pci *p, unsigned v)
 	}
 	if (!p->bus_master)
 		return; /* the function may not write memory: the message is lost */
-	ret = p->w.msi.send(p->w.msi.ctx, (uint64_t)e[1] << 32 | e[0], e[2]);
+	ret = p->w.msi.send(p->w.msi.ctx, v, (uint64_t)e[1] << 32 | e[0], e[2]);
 	if (ret)
 		log_rl(
 		    LOG_WARN, "%s: MSI-X vector %u (address 0x%llx, data 0x%x) not delivered: %d",

@@ -98,9 +98,11 @@
 
 struct virtio_pci;
 
-/* Where MSI messages go (accel->msi on the machine, a recorder in tests). Returns 0 or -errno. */
+/* Where MSI messages go (core/vpci on the machine, a recorder in tests): vector is the MSI-X
+ * table entry the message comes from, for a sink that keeps per-vector state. Called with the
+ * device lock held. Returns 0 or -errno. */
 struct msi_sink {
-	int (*send)(void *ctx, uint64_t addr, uint32_t data);
+	int (*send)(void *ctx, unsigned vector, uint64_t addr, uint32_t data);
 	void *ctx;
 };
 

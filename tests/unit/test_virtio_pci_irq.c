@@ -27,6 +27,7 @@ static void test_msix_vectors_and_masking(void **state)
 	assert_int_equal(fx->f.nr_msi, 1);
 	assert_int_equal(fx->f.msi[0].addr, MSI_ADDR(0));
 	assert_int_equal(fx->f.msi[0].data, 0x40);
+	assert_int_equal(fx->f.msi[0].vector, 0);
 	assert_int_equal(fx->f.level, 0);
 	/* A configuration change sends vector 1. */
 	pthread_mutex_lock(&fx->vdev->lock);
@@ -35,6 +36,7 @@ static void test_msix_vectors_and_masking(void **state)
 	assert_int_equal(fx->f.nr_msi, 2);
 	assert_int_equal(fx->f.msi[1].addr, MSI_ADDR(1));
 	assert_int_equal(fx->f.msi[1].data, 0x41);
+	assert_int_equal(fx->f.msi[1].vector, 1);
 
 	/* Entry mask: the message waits in the PBA and goes out at unmask. */
 	msix_wr(fx, 12, PCI_MSIX_ENTRY_CTRL_MASKBIT);

@@ -41,6 +41,11 @@ static struct {
 	atomic_uint msis;
 	_Atomic uint64_t msi_addr;
 	atomic_uint msi_data;
+	/* msi_irqfd: the one route (the test uses vector 0 only) */
+	int route_fd;
+	uint64_t route_addr;
+	uint32_t route_data;
+	unsigned routes_made, routes_changed, routes_removed;
 } rec;
 
 static void fake_set_irq(struct vm *vm, unsigned gsi, int level)
@@ -78,11 +83,39 @@ static int fake_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	return 0;
 }
 
+/* Called with the device lock held, from the loop thread: the test thread only reads rec after
+ * waiting for the effect. */
+static int fake_msi_irqfd(struct vm *vm, int *route, int fd, uint64_t addr, uint32_t data,
+			  int deassign)
+{
+	if (!rec.have_fds)
+		return -ENOTSUP;
+	if (deassign) {
+		assert_int_equal(*route, 7);
+		assert_int_equal(fd, rec.route_fd);
+		rec.routes_removed++;
+		*route = -1;
+		return 0;
+	}
+	if (*route < 0) {
+		*route = 7;
+		rec.route_fd = fd;
+		rec.routes_made++;
+	} else {
+		assert_int_equal(*route, 7);
+		rec.routes_changed++;
+	}
+	rec.route_addr = addr;
+	rec.route_data = data;
+	return 0;
+}
+
 static const struct accel_ops fake_accel = {
     .name = "fake",
     .set_irq = fake_set_irq,
     .ioeventfd = fake_ioeventfd,
     .msi = fake_msi,
+    .msi_irqfd = fake_msi_irqfd,
 };
 
 struct fixture {
@@ -141,6 +174,7 @@ static int teardown(void **state)
 
 	evloop_stop(&fx->el);
 	vpci_destroy(fx->d);
+	assert_int_equal(rec.routes_removed, rec.routes_made); /* irqfd routes released */
 	pci_host_destroy(fx->host);
 	virtio_rng_destroy(fx->rng);
 	evloop_destroy(&fx->el);
@@ -254,6 +288,28 @@ static void test_placement_and_mmio_path(void **state)
 	assert_int_equal(atomic_load(&rec.level[vpci_gsi(fx->d)]), 0);
 	assert_int_equal(atomic_load(&rec.msis), 0);
 
+	/* MSI-X on, without irqfd routes: the message goes through accel->msi. */
+	wr(fx, BAR1 + 0, 4, 0xfee01000);
+	wr(fx, BAR1 + 8, 4, 0x61);
+	wr(fx, BAR1 + 12, 4, 0);
+	cfg_wr(fx, msix_cap(fx) + 2, 2, PCI_MSIX_FLAGS_ENABLE);
+	add_buffer(fx);
+	wr(fx, BAR4 + virtio_pci_notify_addr(0), 2, 0);
+	wait_used(fx, 2);
+	for (int i = 0; i < 2000 && !atomic_load(&rec.msis); i++)
+		sleep_ms(1);
+	assert_int_equal(atomic_load(&rec.msis), 1);
+	assert_int_equal(atomic_load(&rec.msi_addr), 0xfee01000);
+	assert_int_equal(atomic_load(&rec.msi_data), 0x61);
+	assert_int_equal(vpci_uses_msi_irqfd(fx->d), 0);
+	/* A message outside the interrupt window goes nowhere. */
+	wr(fx, BAR1 + 0, 4, 0x1000);
+	add_buffer(fx);
+	wr(fx, BAR4 + virtio_pci_notify_addr(0), 2, 0);
+	wait_used(fx, 3);
+	sleep_ms(20);
+	assert_int_equal(atomic_load(&rec.msis), 1);
+
 	/* Moving BAR4: the old range is gone. */
 	cfg_wr(fx, PCI_BASE_ADDRESS_0 + 4 * VIRTIO_PCI_BAR, 4, (uint32_t)BAR4 + 0x8000);
 	assert_int_equal(bus_read(&fx->vm.mmio, BAR4, 4, &v), 0);
@@ -281,17 +337,39 @@ static void test_ioeventfd_and_msix(void **state)
 	driver_up(fx, BAR4);
 	wait_used(fx, 0);
 
-	/* The "kernel" signals the queue's eventfd: the loop runs the queue and sends the MSI. */
+	/* The "kernel" signals the queue's eventfd: the loop runs the queue and the MSI goes out
+	 * through an irqfd route bound to vector 0's message (accel->msi is not called). */
 	add_buffer(fx);
-	uint64_t one = 1;
+	uint64_t one = 1, cnt = 0;
 	assert_int_equal(write(rec.ioev_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
 	wait_used(fx, 1);
-	for (int i = 0; i < 2000 && !atomic_load(&rec.msis); i++)
+	for (int i = 0; i < 2000 && !vpci_uses_msi_irqfd(fx->d); i++)
 		sleep_ms(1);
-	assert_int_equal(atomic_load(&rec.msis), 1);
-	assert_int_equal(atomic_load(&rec.msi_addr), 0xfee02000);
-	assert_int_equal(atomic_load(&rec.msi_data), 0x51);
+	assert_int_equal(vpci_uses_msi_irqfd(fx->d), 1);
+	assert_int_equal(rec.routes_made, 1);
+	assert_int_equal(rec.route_addr, 0xfee02000);
+	assert_int_equal(rec.route_data, 0x51);
+	assert_int_equal(read(rec.route_fd, &cnt, sizeof(cnt)), (ssize_t)sizeof(cnt));
+	assert_int_equal(cnt, 1);
+	assert_int_equal(atomic_load(&rec.msis), 0);
 	assert_int_equal(atomic_load(&rec.level[vpci_gsi(fx->d)]), 0);
+	/* A new message for the vector rebinds the route; the same one does not. */
+	wr(fx, BAR1 + 8, 4, 0x52);
+	add_buffer(fx);
+	wr(fx, BAR4 + virtio_pci_notify_addr(0), 2, 0); /* also works without the eventfd */
+	wait_used(fx, 2);
+	for (int i = 0; i < 2000 && read(rec.route_fd, &cnt, sizeof(cnt)) != sizeof(cnt); i++)
+		sleep_ms(1);
+	assert_int_equal(rec.routes_changed, 1);
+	assert_int_equal(rec.route_data, 0x52);
+	add_buffer(fx);
+	assert_int_equal(write(rec.ioev_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	wait_used(fx, 3);
+	for (int i = 0; i < 2000 && read(rec.route_fd, &cnt, sizeof(cnt)) != sizeof(cnt); i++)
+		sleep_ms(1);
+	assert_int_equal(rec.routes_changed, 1);
+	assert_int_equal(rec.routes_made, 1);
+	assert_int_equal(atomic_load(&rec.msis), 0);
 
 	/* Moving BAR4 moves the ioeventfd; disabling decoding removes it. */
 	cfg_wr(fx, PCI_BASE_ADDRESS_0 + 4 * VIRTIO_PCI_BAR + 4, 4, 1);

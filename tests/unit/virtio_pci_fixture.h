@@ -37,6 +37,7 @@
 struct msi_rec {
 	uint64_t addr;
 	uint32_t data;
+	unsigned vector;
 };
 
 struct fake {
@@ -78,11 +79,11 @@ static inline void fake_notify(void *ctx, unsigned q)
 	fx->f.nr_notifies++;
 }
 
-static inline int fake_msi(void *ctx, uint64_t addr, uint32_t data)
+static inline int fake_msi(void *ctx, unsigned vector, uint64_t addr, uint32_t data)
 {
 	struct fake *f = ctx;
 	assert_true(f->nr_msi < 64);
-	f->msi[f->nr_msi++] = (struct msi_rec){addr, data};
+	f->msi[f->nr_msi++] = (struct msi_rec){addr, data, vector};
 	return 0;
 }
 

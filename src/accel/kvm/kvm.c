@@ -100,38 +100,6 @@ static int kvm_load_msr_list(struct kvm_vm *k)
 	return 0;
 }
 
-/* Route GSIs as a PC (and QEMU) does: ISA IRQ 0 (the PIT) reaches IOAPIC pin 2; IRQs 1-15 reach
- * the PIC and the same IOAPIC pin; GSIs 16-23 reach the IOAPIC only. */
-static int kvm_setup_routing(struct kvm_vm *k)
-{
-	size_t n = 0, max = 16 * 2 + IOAPIC_NR_PINS;
-	struct kvm_irq_routing *r =
-	    calloc(1, sizeof(*r) + max * sizeof(struct kvm_irq_routing_entry));
-	if (!r)
-		return -ENOMEM;
-	for (unsigned gsi = 0; gsi < 16; gsi++) {
-		if (gsi == 2)
-			continue; /* cascade */
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = gsi,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-				  gsi % 8}};
-	}
-	for (unsigned gsi = 0; gsi < IOAPIC_NR_PINS; gsi++) {
-		if (gsi == 2)
-			continue;
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = gsi,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi == 0 ? GSI_PIT : gsi}};
-	}
-	r->nr = (uint32_t)n;
-	int ret = ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
-	free(r);
-	return ret;
-}
-
 static int kvm_map_memory(struct kvm_vm *k, struct gmem *gm)
 {
 	for (unsigned i = 0; i < gm->nr_regions; i++) {
@@ -163,6 +131,7 @@ static void kvm_vm_destroy(struct vm *vm)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
 		close(k->sys_fd);
+	pthread_mutex_destroy(&k->route_lock);
 	free(k->msr_index_list);
 	free(k);
 	vm->accel_data = NULL;
@@ -175,6 +144,7 @@ static int kvm_vm_init(struct vm *vm)
 
 	if (!k)
 		return -ENOMEM;
+	pthread_mutex_init(&k->route_lock, NULL);
 	k->vm_fd = -1;
 	vm->accel_data = k;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -217,7 +187,7 @@ static int kvm_vm_init(struct vm *vm)
 		log_err("kvm: KVM_CREATE_PIT2: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = kvm_setup_routing(k);
+	ret = kvm_routing_commit(k);
 	if (ret) {
 		log_err("kvm: KVM_SET_GSI_ROUTING: %s", strerror(-ret));
 		goto fail;
@@ -278,19 +248,6 @@ static int kvm_irqfd(struct vm *vm, unsigned gsi, int fd, int resample_fd, int d
 	return 0;
 }
 
-static int kvm_msi(struct vm *vm, uint64_t addr, uint32_t data)
-{
-	struct kvm_msi msi = {
-	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
-
-	if ((addr & ACCEL_MSI_ADDR_MASK) != ACCEL_MSI_ADDR_BASE)
-		return -EINVAL;
-	/* > 0: delivered; 0: blocked by the guest (e.g. a disabled APIC). */
-	if (ioctl(kvm_of(vm)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
-		return -errno;
-	return 0;
-}
-
 const struct accel_ops accel_kvm_ops = {
     .name = "kvm",
     .probe = kvm_probe,
@@ -306,4 +263,5 @@ const struct accel_ops accel_kvm_ops = {
     .ioeventfd = kvm_ioeventfd,
     .irqfd = kvm_irqfd,
     .msi = kvm_msi,
+    .msi_irqfd = kvm_msi_irqfd,
 };
