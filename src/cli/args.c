@@ -1,6 +1,7 @@
 #include "cli/args.h"
 #include "backend/net.h"
 #include "backend/vsock_uds.h"
+#include "virtio/virtio_balloon.h"
 #include "virtio/virtio_blk.h"
 
 #include <errno.h>
@@ -51,6 +52,12 @@ const char cli_usage[] =
     "                         host clients connect to the Unix socket PATH and send\n"
     "                         \"CONNECT <port>\\n\"; guest connections to host port P go to\n"
     "                         the Unix socket PATH_P\n"
+    "  --balloon [size=SIZE][,stats=SECONDS][,reporting]\n"
+    "                         add a virtio-balloon device: initial balloon SIZE (default 0),\n"
+    "                         guest statistics every SECONDS (default 0: on request),\n"
+    "                         free page reporting; change the size with --control\n"
+    "  --control PATH         interim control channel: a Unix socket taking one command\n"
+    "                         per line: \"balloon SIZE\" -> OK, \"balloon-stats\" -> key=value\n"
     "  --transport mmio|pci   how every virtio device attaches: virtio-mmio slots (default)\n"
     "                         or virtio-pci functions on the PCI host bridge (MSI-X)\n"
     "  -v, --verbose          more log output (repeat for debug)\n"
@@ -149,6 +156,8 @@ enum {
 	OPT_TRANSPORT,
 	OPT_DISK,
 	OPT_VSOCK,
+	OPT_BALLOON,
+	OPT_CONTROL,
 	OPT_NET
 };
 
@@ -169,6 +178,8 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 	    {"transport", required_argument, NULL, OPT_TRANSPORT},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"vsock", required_argument, NULL, OPT_VSOCK},
+	    {"balloon", optional_argument, NULL, OPT_BALLOON},
+	    {"control", required_argument, NULL, OPT_CONTROL},
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -286,6 +297,27 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_cmd 
 			cfg->nets[cfg->nr_nets++] = optarg;
 			break;
 		}
+		case OPT_BALLOON: {
+			struct virtio_balloon_opts o;
+			char why[160];
+			const char *a = optarg ? optarg : "";
+			/* "--balloon size=128M" as well as "--balloon=size=128M" and "--balloon".
+			 */
+			if (!optarg && optind < argc && argv[optind][0] != '-' &&
+			    !virtio_balloon_parse_opts(argv[optind], &o, why, sizeof(why)))
+				a = argv[optind++];
+			if (cfg->balloon)
+				return fail(err, errlen, "--balloon: only one balloon device");
+			if (virtio_balloon_parse_opts(a, &o, why, sizeof(why)))
+				return fail(err, errlen, "--balloon %s: %s", a, why);
+			cfg->balloon = a;
+			break;
+		}
+		case OPT_CONTROL:
+			if (!*optarg)
+				return fail(err, errlen, "--control: empty socket path");
+			cfg->control = optarg;
+			break;
 		case 'v':
 			cfg->verbose++;
 			break;

@@ -23,6 +23,8 @@
 #include "virtio/virtio_net.h"
 #include "virtio/virtio_vsock.h"
 #include "backend/vsock_uds.h"
+#include "core/control.h"
+#include "virtio/virtio_balloon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +64,8 @@ struct machine {
 	unsigned nr_nets;
 	struct virtio_vsock *vsock;
 	struct vsock_uds *vsock_uds;
+	struct virtio_balloon *balloon;
+	struct control *control; /* --control PATH */
 	struct fd_out vcon_out;
 	char linux_extra[LAYOUT_VIRTIO_MMIO_MAX * 48]; /* virtio_mmio.device=... for Linux */
 };
@@ -290,8 +294,41 @@ static int machine_vsock(struct vm *vm, struct machine *m)
 	return machine_add_vmio(vm, m, virtio_vsock_dev(m->vsock));
 }
 
+/* --balloon, and the --control channel (its commands: core/machine_ctl.c). */
+static int machine_balloon(struct vm *vm, struct machine *m)
+{
+	struct virtio_balloon_opts o;
+	char err[256] = "";
+	int ret = virtio_balloon_parse_opts(vm->cfg.balloon, &o, err, sizeof(err));
+
+	if (!ret && (ret = virtio_balloon_create(&vm->mem, &o, &m->evloop, &m->balloon)))
+		snprintf(err, sizeof(err), "%s",
+			 ret == -EINVAL ? "size beyond the guest's RAM" : "");
+	if (ret) {
+		fprintf(stderr, "vmon: error: --balloon %s: %s\n", vm->cfg.balloon,
+			err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	return machine_add_vmio(vm, m, virtio_balloon_dev(m->balloon));
+}
+
+static int machine_control(struct vm *vm, struct machine *m)
+{
+	char err[256] = "";
+	int ret = control_create(vm->cfg.control, &m->evloop, machine_control_cmd, vm, &m->control,
+				 err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "vmon: error: --control %s: %s\n", vm->cfg.control, err);
+	return ret;
+}
+
+struct virtio_balloon *machine_balloon_dev(struct vm *vm)
+{
+	return vm->machine ? vm->machine->balloon : NULL;
+}
+
 /* The virtio devices the configuration asks for, in a fixed slot order: console, rng, disks (in
- * command-line order), network devices (likewise), vsock. */
+ * command-line order), network devices (likewise), vsock, balloon. */
 static int machine_virtio(struct vm *vm, struct machine *m)
 {
 	int ret;
@@ -316,7 +353,9 @@ static int machine_virtio(struct vm *vm, struct machine *m)
 			return ret;
 	if (vm->cfg.vsock && (ret = machine_vsock(vm, m)))
 		return ret;
-	return 0;
+	if (vm->cfg.balloon && (ret = machine_balloon(vm, m)))
+		return ret;
+	return vm->cfg.control ? machine_control(vm, m) : 0;
 }
 
 /* etc/vmon/virtio-mmio: le32 version (1), le32 count, then per device { le64 base, le32 size,
@@ -547,6 +586,8 @@ void machine_destroy(struct vm *vm)
 		virtio_net_destroy(m->net[i]); /* and its back-end */
 	vsock_uds_destroy(m->vsock_uds);
 	virtio_vsock_destroy(m->vsock);
+	control_destroy(m->control);
+	virtio_balloon_destroy(m->balloon);
 	if (m->evloop_ready)
 		evloop_destroy(&m->evloop);
 	if (m->testdev) {

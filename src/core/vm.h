@@ -47,6 +47,9 @@ struct vm_config {
 	unsigned nr_nets;
 	/* --vsock cid=N,uds=PATH, checked by the CLI (vsock_uds_parse_opts), or NULL */
 	const char *vsock;
+	/* --balloon options ("" for the defaults; virtio_balloon_parse_opts), or NULL */
+	const char *balloon;
+	const char *control; /* --control PATH, or NULL */
 };
 
 struct vcpu {

@@ -242,6 +242,44 @@ static void test_vsock(void **state)
 			 -EINVAL);
 }
 
+/* --balloon: no value, "=opts" or the options as the next argument; --control PATH. */
+static void test_balloon_control(void **state)
+{
+	struct vm_config cfg;
+	enum cli_cmd cmd;
+	char err[256];
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path, "--balloon"), 0);
+	assert_string_equal(cfg.balloon, "");
+	assert_null(cfg.control);
+	assert_int_equal(parse(&cfg, &cmd, err, 8, "vmon", "run", "--kernel", kernel_path,
+			       "--balloon", "size=128M,stats=2", "--control", "/tmp/c.sock"),
+			 0);
+	assert_string_equal(cfg.balloon, "size=128M,stats=2");
+	assert_string_equal(cfg.control, "/tmp/c.sock");
+	assert_int_equal(parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path,
+			       "--balloon=reporting"),
+			 0);
+	assert_string_equal(cfg.balloon, "reporting");
+	assert_int_equal(parse(&cfg, &cmd, err, 4, "vmon", "run", "--kernel", kernel_path), 0);
+	assert_null(cfg.balloon);
+	/* Bad options, a stray argument, two balloons, an empty control path. */
+	assert_int_equal(parse(&cfg, &cmd, err, 5, "vmon", "run", "--kernel", kernel_path,
+			       "--balloon=size=lots"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--balloon"));
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--balloon", "colour=red"),
+			 -EINVAL);
+	assert_int_equal(parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path,
+			       "--balloon", "--balloon"),
+			 -EINVAL);
+	assert_int_equal(
+	    parse(&cfg, &cmd, err, 6, "vmon", "run", "--kernel", kernel_path, "--control", ""),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--control"));
+}
+
 static void test_version_help(void **state)
 {
 	struct vm_config cfg;
@@ -258,9 +296,10 @@ static void test_version_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sizes),  cmocka_unit_test(test_run_defaults_and_options),
-	    cmocka_unit_test(test_errors), cmocka_unit_test(test_disks),
-	    cmocka_unit_test(test_vsock),  cmocka_unit_test(test_version_help),
+	    cmocka_unit_test(test_sizes),	 cmocka_unit_test(test_run_defaults_and_options),
+	    cmocka_unit_test(test_errors),	 cmocka_unit_test(test_disks),
+	    cmocka_unit_test(test_vsock),	 cmocka_unit_test(test_balloon_control),
+	    cmocka_unit_test(test_version_help),
 	};
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
