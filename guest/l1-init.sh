@@ -6,7 +6,9 @@
 #   L1: run cpus=N status=RC marker=yes|no seconds=S
 #   L1: done
 # Kernel command-line options: l1.cpus=1,2 (vCPU counts to run), l1.timeout=SECONDS (per run),
-# l1.mem=256M (L2 memory), l1.shell=1 (interactive shell at the end instead of powering off).
+# l1.mem=256M (L2 memory), l1.shell=1 (interactive shell at the end instead of powering off),
+# l1.transport=pci (the L2 gets a virtio-rng on virtio-pci and, instead of powering off at once,
+# reads /dev/hwrng and lists its MSI-X interrupts before it powers off).
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root
 
@@ -30,12 +32,14 @@ cpus_list=1,2
 timeout_s=600
 mem=256M
 shell=0
+transport=mmio
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	l1.cpus=*) cpus_list=${arg#l1.cpus=} ;;
 	l1.timeout=*) timeout_s=${arg#l1.timeout=} ;;
 	l1.mem=*) mem=${arg#l1.mem=} ;;
 	l1.shell=1) shell=1 ;;
+	l1.transport=*) transport=${arg#l1.transport=} ;;
 	esac
 done
 
@@ -78,12 +82,18 @@ fi
 # shellcheck disable=SC3040 # busybox ash has pipefail
 set -o pipefail
 l2_cmdline="$(cat /guest/cmdline) vmon.poweroff=1"
+l2_devices=
+if [ "$transport" = pci ]; then
+	l2_devices=--rng
+	l2_cmdline="$(cat /guest/cmdline) vmon.run=\"dd if=/dev/hwrng bs=64 count=4 2>/dev/null | wc -c; grep virtio /proc/interrupts\""
+fi
 for n in $(echo "$cpus_list" | tr ',' ' '); do
 	echo "L1: run cpus=$n start uptime=$(uptime_s)"
 	t0=$(uptime_s)
 	timeout -s KILL "$timeout_s" /bin/vmon run --accel kvm \
 		--kernel /guest/vmlinuz --initrd /guest/initrd.cpio.gz \
 		--cmdline "$l2_cmdline" --mem "$mem" --cpus "$n" --serial stdio \
+		--transport "$transport" $l2_devices \
 		</dev/null 2>&1 | tee "/tmp/l2-cpus$n.log"
 	rc=$?
 	t1=$(uptime_s)

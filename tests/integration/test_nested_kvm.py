@@ -135,6 +135,30 @@ def test_nested_kvm_boot(nested_runs, cpus):
     assert status == 0, f"vmon exit status {status} for cpus={cpus}:\n{section}"
 
 
+def test_nested_kvm_virtio_pci(repo_dir, build_dir, qemu_bin, default_guest, log_path):
+    """Linux on --accel kvm with a virtio-rng on --transport pci: the guest assigns the BARs,
+    reads /dev/hwrng through the queue (its notify an ioeventfd) and gets MSI-X interrupts
+    (eventfds bound by MSI irqfd routes)."""
+    vmon_static = build_dir / "vmon-static"
+    if not os.access(vmon_static, os.X_OK):
+        pytest.skip(f"{vmon_static} not built (the top-level build links it with -static)")
+    l1 = build_l1(repo_dir, build_dir, "l1", default_guest, vmon=vmon_static)
+    argv = l1_argv(qemu_bin, l1, f"l1.cpus=1 l1.timeout={RUN_TIMEOUT} l1.transport=pci")
+    with Console(argv, log_path=log_path) as con:
+        con.expect(r"L1: init start", TIMEOUT)
+        expect_kvm_line(con, TIMEOUT)
+        m = con.expect(r"L1: run cpus=1 status=(\d+) marker=(yes|no) seconds=([\d.]+)\s", TIMEOUT)
+        con.expect(r"L1: done", 120)
+        assert con.wait(120) == 0, con.tail()
+        run = con.out.split("L1: run cpus=1 start", 1)[-1]
+        print(f"\nL2 on virtio-pci: status={m.group(1)} in {m.group(3)}s")
+    assert m.group(1) == "0" and m.group(2) == "yes", run[-3000:]
+    assert re.search(r"^256\r?$", run, re.M), run[-3000:]
+    assert "VMON-RUN-STATUS=0" in run, run[-3000:]
+    vecs = re.findall(r"^\s*\d+:\s+(\d+)\s+PCI-MSI\S*\s+\d+-edge\s+virtio0-input\r?$", run, re.M)
+    assert vecs and int(vecs[0]) > 0, run[-3000:]
+
+
 def test_l1_nested_kvm_available(repo_dir, build_dir, qemu_bin, default_guest, log_path):
     """The L1 alone (no vmon): kvm-amd loads under QEMU TCG and offers nested paging."""
     l1 = build_l1(repo_dir, build_dir, "l1-bare", default_guest)
