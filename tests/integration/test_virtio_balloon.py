@@ -1,5 +1,5 @@
-"""virtio-balloon with the default Linux guest on --accel emu (one boot), driven through the
---control channel.
+"""virtio-balloon with the default Linux guest on --accel emu (one boot per transport: mmio, pci),
+driven through the --control channel.
 
 vmon runs with --mem 256M --balloon stats=1 --control PATH. The guest fills 120 MiB of tmpfs
 (/tmp, remounted with room for it) and removes it: its memory is free again, but vmon's guest RAM mapping still holds those
@@ -21,11 +21,14 @@ import re
 import socket
 import time
 
+import pytest
 from vmconsole import Console
 
 BOOT_TIMEOUT = float(os.environ.get("VMON_TEST_BOOT_TIMEOUT", "600"))
 CMD_TIMEOUT = float(os.environ.get("VMON_TEST_CMD_TIMEOUT", "120"))
 PROMPT_RX = re.compile(r"vmon# ")
+# Each device must work on every transport.
+TRANSPORTS = ["mmio", "pci"]
 MIB = 1 << 20
 
 
@@ -75,7 +78,8 @@ def wait_actual(con, ctl, mib, timeout):
         con._pump(0.5)
 
 
-def test_virtio_balloon(vmon_bin, default_guest, log_path, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_virtio_balloon(vmon_bin, default_guest, log_path, tmp_path, transport):
     ctl_path = tmp_path / "control.sock"
     cmdline = default_guest["cmdline"] + " quiet"
     argv = [
@@ -83,7 +87,7 @@ def test_virtio_balloon(vmon_bin, default_guest, log_path, tmp_path):
         "--kernel", str(default_guest["kernel"]),
         "--initrd", str(default_guest["initrd"]),
         "--cmdline", cmdline,
-        "--mem", "256M", "--serial", "stdio",
+        "--mem", "256M", "--serial", "stdio", "--transport", transport,
         "--balloon", "stats=1", "--control", str(ctl_path),
     ]  # fmt: skip
     with Console(argv, log_path=log_path, prompt=PROMPT_RX) as con:

@@ -1,4 +1,4 @@
-"""virtio-vsock with the default Linux guest on --accel emu (one boot).
+"""virtio-vsock with the default Linux guest on --accel emu (one boot per transport: mmio, pci).
 
 vmon runs with --vsock cid=7,uds=PATH; the guest has vsock-tool (guest/vsock-tool.c). Checks:
   - the guest bound vmw_vsock_virtio_transport and reads its CID (7) back;
@@ -19,11 +19,14 @@ import socket
 import threading
 import time
 
+import pytest
 from vmconsole import Console
 
 BOOT_TIMEOUT = float(os.environ.get("VMON_TEST_BOOT_TIMEOUT", "600"))
 CMD_TIMEOUT = float(os.environ.get("VMON_TEST_CMD_TIMEOUT", "120"))
 PROMPT_RX = re.compile(r"vmon# ")
+# Each device must work on every transport.
+TRANSPORTS = ["mmio", "pci"]
 
 
 class Worker(threading.Thread):
@@ -77,7 +80,8 @@ def host_connect(path, port, timeout):
         time.sleep(0.5)
 
 
-def test_virtio_vsock(vmon_bin, default_guest, log_path, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_virtio_vsock(vmon_bin, default_guest, log_path, tmp_path, transport):
     uds = tmp_path / "vsock.sock"
     cmdline = default_guest["cmdline"] + " quiet"
     argv = [
@@ -85,7 +89,7 @@ def test_virtio_vsock(vmon_bin, default_guest, log_path, tmp_path):
         "--kernel", str(default_guest["kernel"]),
         "--initrd", str(default_guest["initrd"]),
         "--cmdline", cmdline,
-        "--mem", "256M", "--serial", "stdio",
+        "--mem", "256M", "--serial", "stdio", "--transport", transport,
         "--vsock", f"cid=7,uds={uds}",
     ]  # fmt: skip
     with Console(argv, log_path=log_path, prompt=PROMPT_RX) as con:
