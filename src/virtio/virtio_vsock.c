@@ -10,7 +10,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VSOCK_STATE_VERSION 1u
@@ -167,6 +169,76 @@ static int vsock_queue_notify(struct virtio_dev *vdev, unsigned q)
 
 /* ---- host side entry points ---- */
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Arm the handshake timer for the earliest CONNECTING deadline, if any. Lock held. */
+static void timer_arm(struct virtio_vsock *v, uint64_t now)
+{
+	const uint64_t timeout = VIRTIO_VSOCK_CONNECT_TIMEOUT_MS * 1000000ull;
+	uint64_t first = UINT64_MAX;
+
+	if (v->tfd < 0 || v->timer_armed)
+		return;
+	for (unsigned i = 0; i < v->nconns; i++)
+		if (v->conns[i]->state == CONN_CONNECTING && v->conns[i]->connect_ns < first)
+			first = v->conns[i]->connect_ns;
+	if (first == UINT64_MAX)
+		return;
+	uint64_t wait = first + timeout > now ? first + timeout - now : 0;
+	wait += 10000000u; /* 10 ms late rather than early */
+	struct itimerspec its = {
+	    .it_value = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)}};
+	if (timerfd_settime(v->tfd, 0, &its, NULL) == 0)
+		v->timer_armed = true;
+}
+
+static unsigned expire_locked(struct virtio_vsock *v, uint64_t now)
+{
+	const uint64_t timeout = VIRTIO_VSOCK_CONNECT_TIMEOUT_MS * 1000000ull;
+	unsigned n = 0;
+
+	for (unsigned i = v->nconns; i-- > 0;) {
+		struct vsock_conn *c = v->conns[i];
+		if (c->state == CONN_CONNECTING && now - c->connect_ns >= timeout) {
+			log_rl(LOG_DEBUG, "%s: guest port %u did not answer in time", v->vdev.name,
+			       c->guest_port);
+			vsock_conn_reset(v, c);
+			n++;
+		}
+	}
+	vsock_rx_flush(v);
+	timer_arm(v, now);
+	return n;
+}
+
+unsigned virtio_vsock_expire(struct virtio_vsock *v, uint64_t now_ns)
+{
+	pthread_mutex_lock(&v->vdev.lock);
+	unsigned n = expire_locked(v, now_ns);
+	pthread_mutex_unlock(&v->vdev.lock);
+	return n;
+}
+
+static void timer_event(void *ctx, int fd, uint32_t events)
+{
+	struct virtio_vsock *v = ctx;
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_rl(LOG_WARN, "%s: timerfd read: %s", v->vdev.name, strerror(errno));
+	pthread_mutex_lock(&v->vdev.lock);
+	v->timer_armed = false;
+	expire_locked(v, mono_ns());
+	pthread_mutex_unlock(&v->vdev.lock);
+	vsock_reap(v);
+}
+
 int virtio_vsock_host_connect(struct virtio_vsock *v, int fd, uint32_t guest_port,
 			      uint32_t *host_port)
 {
@@ -196,8 +268,10 @@ int virtio_vsock_host_connect(struct virtio_vsock *v, int fd, uint32_t guest_por
 	}
 	v->next_port++;
 	c->pending |= PEND_REQUEST;
+	c->connect_ns = mono_ns();
 	*host_port = c->host_port;
 	vsock_rx_flush(v);
+	timer_arm(v, c->connect_ns);
 out:
 	pthread_mutex_unlock(&v->vdev.lock);
 	return ret;
@@ -317,6 +391,7 @@ int virtio_vsock_create(struct gmem *gm, uint64_t cid, struct evloop *el,
 	}
 	v->cid = cid;
 	v->wfd = -1;
+	v->tfd = -1;
 	v->next_port = VSOCK_FIRST_HOST_PORT;
 	if (be)
 		v->be = *be;
@@ -328,6 +403,15 @@ int virtio_vsock_create(struct gmem *gm, uint64_t cid, struct evloop *el,
 		}
 		ret = evloop_add(el, v->wfd, EPOLLIN, wake_event, v);
 		if (ret) {
+			close(v->wfd);
+			goto err;
+		}
+		v->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (v->tfd < 0 || (ret = evloop_add(el, v->tfd, EPOLLIN, timer_event, v))) {
+			ret = ret ? ret : -errno;
+			if (v->tfd >= 0)
+				close(v->tfd);
+			evloop_del(el, v->wfd);
 			close(v->wfd);
 			goto err;
 		}
@@ -349,10 +433,14 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	vsock_conn_remove_all(v);
 	pthread_mutex_unlock(&v->vdev.lock);
 	vsock_reap(v);
-	if (v->el)
+	if (v->el) {
 		evloop_del(v->el, v->wfd);
+		evloop_del(v->el, v->tfd);
+	}
 	if (v->wfd >= 0)
 		close(v->wfd);
+	if (v->tfd >= 0)
+		close(v->tfd);
 	virtio_dev_destroy(&v->vdev);
 	free(v);
 }

@@ -38,9 +38,9 @@
  * buffer with readable segments or room for less than a header, are chain errors: the queue
  * breaks and the device sets DEVICE_NEEDS_RESET (virtio.h). Nothing a guest sends crashes vmon.
  *
- * At most VIRTIO_VSOCK_MAX_CONNS connections exist; a REQUEST beyond that gets an RST. The
- * host-initiated handshake has no timeout of its own: a guest that never answers holds the
- * socket until it resets the device.
+ * At most VIRTIO_VSOCK_MAX_CONNS connections exist; a REQUEST beyond that gets an RST. A
+ * host-initiated connection the guest has not answered within VIRTIO_VSOCK_CONNECT_TIMEOUT_MS is
+ * reset (RST to the guest, the host socket closed), as Firecracker does.
  *
  * Reset closes every connection (the host sockets see end of file). Save writes the CID only:
  * connections are not saved (as Firecracker does). Load checks the CID, closes the target's
@@ -94,6 +94,7 @@ enum {
 #define VIRTIO_VSOCK_MAX_CONNS 256u
 #define VIRTIO_VSOCK_TX_BUDGET 256u /* tx packets per notification */
 #define VIRTIO_VSOCK_RX_BUDGET 256u /* rx packets per flush */
+#define VIRTIO_VSOCK_CONNECT_TIMEOUT_MS 2000u
 
 /* A packet header, host-endian. */
 struct virtio_vsock_hdr {
@@ -153,6 +154,12 @@ void virtio_vsock_poll(struct virtio_vsock *v);
 /* Deliver what is pending (the transport-reset event after a load, control packets) as a queue
  * notification would. Takes the device lock. */
 void virtio_vsock_kick(struct virtio_vsock *v);
+
+/* Reset the host-initiated connections whose handshake started more than
+ * VIRTIO_VSOCK_CONNECT_TIMEOUT_MS before now_ns (CLOCK_MONOTONIC nanoseconds). With an event loop
+ * a timerfd calls it when one may be due; tests call it with their own clock. Takes the device
+ * lock; returns the number reset. */
+unsigned virtio_vsock_expire(struct virtio_vsock *v, uint64_t now_ns);
 
 /* Number of open connections (for tests and logs). Takes the device lock. */
 unsigned virtio_vsock_nr_conns(struct virtio_vsock *v);

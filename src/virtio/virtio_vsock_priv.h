@@ -26,7 +26,8 @@ struct vsock_conn {
 	uint32_t guest_port, host_port;
 	int fd;
 	enum vsock_conn_state state;
-	unsigned pending; /* PEND_* */
+	uint64_t connect_ns; /* CONNECTING: when the REQUEST was queued (CLOCK_MONOTONIC) */
+	unsigned pending;    /* PEND_* */
 	/* The guest's receive credit, from the last packet it sent, and what we sent it. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
 	/* Guest data: forwarded to the socket, and the count the guest last saw. */
@@ -53,6 +54,8 @@ struct virtio_vsock {
 	uint64_t cid;
 	struct evloop *el;
 	int wfd; /* eventfd: closed sockets to reap; watched in el, or -1 */
+	int tfd; /* timerfd: handshake timeouts; watched in el, or -1 */
+	bool timer_armed;
 	struct virtio_vsock_backend be;
 
 	struct vsock_conn *conns[VIRTIO_VSOCK_MAX_CONNS];

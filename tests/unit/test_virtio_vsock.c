@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -324,6 +326,22 @@ static void test_host_connect(void **state)
 	assert_int_equal(read(sv[1], buf, sizeof(buf)), 0);
 	close(sv[1]);
 
+	/* A guest that never answers: reset after the handshake timeout, not before. */
+	struct timespec ts;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(virtio_vsock_host_connect(fx->v, sv[0], 55, &port), 0);
+	expect_op(fx, VIRTIO_VSOCK_OP_REQUEST, 55, port);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	assert_int_equal(virtio_vsock_expire(fx->v, now + 1000000000u), 0);
+	expect_nothing(fx);
+	assert_int_equal(virtio_vsock_expire(fx->v, now + 3000000000u), 1);
+	expect_op(fx, VIRTIO_VSOCK_OP_RST, 55, port);
+	virtio_vsock_poll(fx->v);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 0);
+	close(sv[1]);
+	assert_int_equal(virtio_vsock_nr_conns(fx->v), 0);
+
 	/* Not running: refused, fd not taken. */
 	mmio_wr(fx->m, VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
@@ -544,6 +562,45 @@ static void test_save_load(void **state)
 	test_free(st);
 }
 
+/* With an event loop: the handshake timer fires by itself and the loop reaps the socket. */
+static void test_timer_on_loop(void **state)
+{
+	struct fixture *fx = *state;
+	struct virtio_vsock_backend be = {fake_connect, fake_established, fx};
+	struct virtio_vsock *v;
+	struct virtio_mmio *m;
+	struct evloop el;
+	int sv[2];
+	uint32_t port;
+	char buf[8];
+
+	assert_int_equal(evloop_init(&el), 0);
+	assert_int_equal(virtio_vsock_create(&fx->gm, CID, &el, &be, &v), 0);
+	assert_int_equal(
+	    virtio_mmio_create(virtio_vsock_dev(v), (struct irq_line){0}, fake_notify, fx, &m), 0);
+	assert_true(mmio_negotiate(m, VIRTIO_CORE_FEATURES) & VIRTIO_STATUS_FEATURES_OK);
+	for (unsigned q = 0; q < 3; q++)
+		assert_int_equal(mmio_setup_queue(m, q,
+						  q == 0   ? &fx->rx
+						  : q == 1 ? &fx->tx
+							   : &fx->ev),
+				 1);
+	mmio_driver_ok(m);
+	assert_int_equal(evloop_start(&el), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(virtio_vsock_host_connect(v, sv[0], 60, &port), 0);
+	struct timeval tv = {5, 0};
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fcntl(sv[1], F_SETFL, 0); /* blocking: wait for the close */
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 0);
+	assert_int_equal(virtio_vsock_nr_conns(v), 0);
+	close(sv[1]);
+	evloop_stop(&el);
+	virtio_mmio_destroy(m);
+	virtio_vsock_destroy(v);
+	evloop_destroy(&el);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +613,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_rx_buffer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_on_loop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
