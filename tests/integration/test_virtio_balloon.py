@@ -147,3 +147,46 @@ def test_virtio_balloon(vmon_bin, default_guest, log_path, tmp_path, transport):
         con.expect(r"vmon-guest: powering off", CMD_TIMEOUT)
         assert con.wait(CMD_TIMEOUT) == 0, con.tail()
     assert not ctl_path.exists(), "vmon left its control socket behind"
+
+
+def test_free_page_reporting(vmon_bin, default_guest, log_path, tmp_path):
+    """--balloon reporting: memory the guest frees goes back to the host by itself (no balloon
+    size change): after 120 MiB written and removed, vmon's RSS falls by at least 80 MiB."""
+    ctl_path = tmp_path / "control.sock"
+    argv = [
+        str(vmon_bin), "run", "--accel", "emu",
+        "--kernel", str(default_guest["kernel"]),
+        "--initrd", str(default_guest["initrd"]),
+        "--cmdline", default_guest["cmdline"] + " quiet",
+        "--mem", "256M", "--serial", "stdio",
+        "--balloon", "reporting", "--control", str(ctl_path),
+    ]  # fmt: skip
+    with Console(argv, log_path=log_path, prompt=PROMPT_RX) as con:
+        con.expect(r"VMON-GUEST-READY", BOOT_TIMEOUT)
+        con.expect(PROMPT_RX, CMD_TIMEOUT)
+        ctl = Control(ctl_path)
+        out, rc = con.run(
+            "mount -o remount,size=200M /tmp && dd if=/dev/zero of=/tmp/x bs=1M count=120 2>&1 "
+            "| tail -1",
+            CMD_TIMEOUT * 3,
+        )
+        assert rc == 0 and "120+0 records out" in out, out
+        rss_full = rss_bytes(con.proc.pid)
+        out, rc = con.run("rm /tmp/x", CMD_TIMEOUT)
+        assert rc == 0, out
+        deadline = time.monotonic() + CMD_TIMEOUT
+        while True:
+            rss = rss_bytes(con.proc.pid)
+            st = ctl.stats()
+            if rss_full - rss >= 80 * MIB or time.monotonic() > deadline:
+                break
+            con._pump(0.5)
+        print(
+            f"free page reporting: RSS {rss_full / MIB:.0f} MiB -> {rss / MIB:.0f} MiB, "
+            f"{st['reported_pages'] >> 8} MiB reported"
+        )
+        assert st["actual_mib"] == 0 and st["reported_pages"] >= 80 * 256, st
+        assert rss_full - rss >= 80 * MIB, f"RSS dropped by only {(rss_full - rss) / MIB:.0f} MiB"
+        con.sendline("poweroff")
+        con.expect(r"vmon-guest: powering off", CMD_TIMEOUT)
+        assert con.wait(CMD_TIMEOUT) == 0, con.tail()
