@@ -7,8 +7,8 @@ pages (VmRSS of the vmon process). Then:
   - `balloon-stats` answers one line of key=value with the guest's statistics (free_memory, ...);
   - `balloon 160M` -> OK; the guest inflates until its `actual` is 160 MiB (polled through
     balloon-stats), and vmon's RSS drops by at least 100 MiB (the inflated pages are discarded
-    with MADV_DONTNEED). Not 200M: this guest's kernel and initramfs keep about 70 of its 256 MiB,
-    so its driver stops near 188 MiB for want of free pages;
+    with MADV_DONTNEED). Not 200M: this guest's MemTotal is 242 of its 256 MiB and about 30 MiB
+    of that stays in use, so its driver stops near 188 MiB for want of free pages;
   - the guest sees it: MemTotal in /proc/meminfo shrinks by about 160 MiB;
   - `balloon 0` -> the guest deflates back to actual 0 and can use that memory again (another
     120 MiB written and removed);
