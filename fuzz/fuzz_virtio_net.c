@@ -11,7 +11,8 @@
  * Input: a 2-byte header, then operations until the input ends (little-endian operands; the
  * opcode is the first byte modulo OP_COUNT; fuzz/gen_net_seeds.py writes the same encoding):
  *   header   flags u8 (1 no EVENT_IDX, 2 no INDIRECT_DESC, 4 MRG_RXBUF, 8 the back-end refuses
- *            to send), log2 of the queue size u8 (mod 8)
+ *            to send, 16 the back-end has checksum and TSO offloads, 32 the driver accepts
+ *            them, 64 ... but not GUEST_CSUM), log2 of the queue size u8 (mod 8)
  *   0 POKE   off u16, len u8, bytes              guest memory at 2 * off (not the used rings)
  *   1 DESC   q u8, idx u8, addr u32, len u32, flags u8, next u8
  *                                                 one descriptor (q 2: the indirect table);
@@ -29,6 +30,8 @@
  *   9 ROUND                                       save, load into a fresh device, save
  *  10 BUFS   n u8, len u16                         n receive buffers of len bytes (mod 3000)
  *                                                 chained from descriptor 0.. and published
+ *  11 FRAMEH len u16, seed u8, flags u8, gso u8, csum_start u16, csum_offset u16
+ *                                                 FRAME with an offload header
  *
  * Invariants checked (beyond ASan/UBSan): every frame sent lies in guest memory and is 14 to
  * NET_MAX_FRAME bytes, at most VIRTIO_NET_TX_BUDGET per notify; every frame the device took from
@@ -63,6 +66,7 @@ enum {
 	OP_RESET,
 	OP_ROUND,
 	OP_BUFS,
+	OP_FRAMEH,
 	OP_COUNT
 };
 
@@ -83,6 +87,7 @@ struct fake_be {
 	unsigned sent; /* frames sent during the current notify */
 	uint16_t len[MAX_FRAMES];
 	uint8_t seed[MAX_FRAMES];
+	struct net_vhdr hdr[MAX_FRAMES];
 	unsigned head, tail;
 	uint8_t buf[4000];
 };
@@ -102,11 +107,16 @@ static bool in_mem(const void *p, size_t len)
 	return b >= mem && len <= MEM_SIZE && b - mem <= (ptrdiff_t)(MEM_SIZE - len);
 }
 
-static int fb_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+static int fb_send(struct net_backend *be, const struct net_vhdr *hdr, const struct iovec *iov,
+		   unsigned n)
 {
 	struct fake_be *f = (struct fake_be *)be;
 	size_t len = 0;
 
+	FZ_CHECK(!hdr || be->offloads, "a header for a back-end without offloads");
+	FZ_CHECK(!hdr || hdr->gso_type == NET_GSO_NONE || hdr->gso_type == NET_GSO_TCPV4 ||
+		     hdr->gso_type == NET_GSO_TCPV6,
+		 "gso type %u sent", hdr ? hdr->gso_type : 0);
 	for (unsigned i = 0; i < n; i++) {
 		FZ_CHECK(in_mem(iov[i].iov_base, iov[i].iov_len),
 			 "sent bytes outside guest memory");
@@ -117,7 +127,7 @@ static int fb_send(struct net_backend *be, const struct iovec *iov, unsigned n)
 	return f->refuse ? -EAGAIN : 0;
 }
 
-static ssize_t fb_recv(struct net_backend *be, void *buf, size_t cap)
+static ssize_t fb_recv(struct net_backend *be, struct net_vhdr *hdr, void *buf, size_t cap)
 {
 	struct fake_be *f = (struct fake_be *)be;
 
@@ -125,6 +135,7 @@ static ssize_t fb_recv(struct net_backend *be, void *buf, size_t cap)
 	if (f->head == f->tail)
 		return -EAGAIN;
 	unsigned i = f->head++ % MAX_FRAMES;
+	*hdr = f->hdr[i];
 	for (unsigned j = 0; j < f->len[i]; j++)
 		((uint8_t *)buf)[j] = (uint8_t)(f->seed[i] + j);
 	return f->len[i];
@@ -134,7 +145,16 @@ static void fb_destroy(struct net_backend *be)
 {
 }
 
-static const struct net_backend_ops fb_ops = {fb_send, fb_recv, fb_destroy};
+static int fb_set_offloads(struct net_backend *be, unsigned flags)
+{
+	FZ_CHECK(!(flags & ~be->offloads), "offloads 0x%x asked of 0x%x", flags, be->offloads);
+	FZ_CHECK(!(flags & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6)) || (flags & NET_OFFLOAD_CSUM),
+		 "TSO without checksum offload");
+	return 0;
+}
+
+static const struct net_backend_ops fb_ops = {
+    .send = fb_send, .recv = fb_recv, .set_offloads = fb_set_offloads, .destroy = fb_destroy};
 
 static void irq_set(void *ctx, unsigned gsi, int level)
 {
@@ -245,16 +265,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&r, 0, sizeof(r));
 	r.fb.be.ops = &fb_ops;
 	r.fb.refuse = flags & 8;
+	if (flags & 16)
+		r.fb.be.offloads = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6;
 	r.qsize = 1u << (fz_u8(&in) % 8);
 	r.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
 		     (flags & 1 ? 0 : VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) |
 		     (flags & 2 ? 0 : VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) |
 		     (flags & 4 ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
+	if ((flags & 48) == 48)
+		r.features |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			      VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+			      VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+			      VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
+			      (flags & 64 ? 0 : VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM));
 	memset(mem, 0, MEM_SIZE);
 	make_dev(&r, &r.net, &r.m);
 	bring_up(&r);
 	while (fz_left(&in) && ops++ < MAX_OPS) {
-		switch (fz_u8(&in) % OP_COUNT) {
+		unsigned op = fz_u8(&in) % OP_COUNT;
+		switch (op) {
 		case OP_POKE:
 			fzv_poke(&in, mem, r.q, 2);
 			break;
@@ -302,12 +331,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		case OP_FRAME: {
+		case OP_FRAME:
+		case OP_FRAMEH: {
 			uint16_t len = fz_u16(&in) % 4000;
 			uint8_t seed = fz_u8(&in);
+			struct net_vhdr h = {0};
+			if (op == OP_FRAMEH) {
+				h.flags = fz_u8(&in);
+				h.gso_type = fz_u8(&in);
+				h.csum_start = fz_u16(&in);
+				h.csum_offset = fz_u16(&in);
+			}
 			if (r.fb.tail - r.fb.head < MAX_FRAMES && len) {
 				r.fb.len[r.fb.tail % MAX_FRAMES] = len;
 				r.fb.seed[r.fb.tail % MAX_FRAMES] = seed;
+				r.fb.hdr[r.fb.tail % MAX_FRAMES] = h;
 				r.fb.tail++;
 			}
 			(void)virtio_net_rx(r.net);

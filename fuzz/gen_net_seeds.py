@@ -5,7 +5,7 @@ import os
 import struct
 import sys
 
-POKE, DESC, AVAIL, IDX, NOTIFY, FRAME, RX, CONFIG, RESET, ROUND, BUFS = range(11)
+POKE, DESC, AVAIL, IDX, NOTIFY, FRAME, RX, CONFIG, RESET, ROUND, BUFS, FRAMEH = range(12)
 RXQ, TXQ = 0, 1
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 
@@ -28,6 +28,14 @@ def notify(q):
 
 def frame(length, seed=0):
     return bytes([FRAME]) + struct.pack('<H', length) + bytes([seed])
+
+
+def frameh(length, seed, flags, gso, cstart, coff):
+    return bytes([FRAMEH]) + struct.pack('<H', length) + bytes([seed, flags, gso]) + struct.pack('<HH', cstart, coff)
+
+
+def poke(off, data):
+    return bytes([POKE]) + struct.pack('<H', off // 2) + bytes([len(data)]) + data
 
 
 def bufs(n, length):
@@ -58,6 +66,14 @@ def seeds():
     yield 'round', hdr(4) + tx(0, 60) + notify(TXQ) + bufs(2, 1526) + frame(2000, 1) + bytes([ROUND]) + frame(60, 2) + bytes([RX])
     yield 'config', hdr(0) + b''.join(bytes([CONFIG, off, sz, w]) + struct.pack('<I', 0xffffffff)
                                       for off, sz, w in ((0, 2, 0), (6, 1, 0), (8, 1, 0), (10, 1, 0), (0, 0, 1), (11, 2, 0)))
+    tso_hdr = bytes([1, 1]) + struct.pack('<HHHHH', 54, 1448, 34, 16, 0)
+    offl_rx = (bufs(4, 2900) + frameh(2800, 1, 1, 1, 34, 16) + frameh(100, 2, 1, 0, 14, 6) +
+               frameh(100, 3, 2, 0, 0, 0) + frameh(100, 4, 1, 3, 34, 6) + frameh(100, 5, 1, 0, 99, 6))
+    offl_tx = poke(0x9000, tso_hdr) + desc(TXQ, 0, 0x9000, 12, F_NEXT, 1) + desc(TXQ, 1, 0xa000, 3000, 0) + avail(TXQ, 0) + notify(TXQ)
+    yield 'offload', hdr(4 | 16 | 32) + offl_tx + offl_rx
+    yield 'offload-nocsum', hdr(4 | 16 | 32 | 64) + offl_tx + offl_rx
+    yield 'offload-off', hdr(16) + offl_tx + offl_rx
+    yield 'offload-reset', hdr(16 | 32) + offl_rx + bytes([RESET]) + offl_rx
     yield 'noevent', hdr(1 | 2, 3) + tx(0, 60) + notify(TXQ) + bufs(3, 1526) + frame(100)
 
 

@@ -1,8 +1,13 @@
 /* Network back-ends: the host side of a virtio-net device (virtio/virtio_net.h), and the parser
  * of the --net option.
  *
- * A back-end moves whole Ethernet frames (no FCS, no virtio-net header) between the device and
- * the host: `send` takes one frame from the guest, `recv` hands out one frame for the guest. The
+ * A back-end moves whole Ethernet frames (no FCS) between the device and the host, each with the
+ * offload fields of a virtio-net header (struct net_vhdr): `send` takes one frame from the guest,
+ * `recv` hands out one frame for the guest. A back-end that can take and give partly checksummed
+ * or segmentation-offloaded (GSO) frames says so in `offloads`; the device then offers the guest
+ * the matching features and tells the back-end through set_offloads which kinds the guest accepts,
+ * so that only those come out of recv (a frame queued before a change may still differ: the
+ * device completes its checksum or drops it). Without offloads every header is zero. The
  * device pulls: when frames may be waiting, the back-end calls its rx_ready callback (on the
  * event-loop thread, with no lock held), and the device then calls `recv` until it returns
  * -EAGAIN or the guest has no receive buffers left. What the device does not take stays in the
@@ -33,22 +38,48 @@
 #define NET_MAX_HOSTFWD 16
 #define NET_IFNAMSIZ 16 /* IFNAMSIZ, with the NUL */
 
+/* The offload part of struct virtio_net_hdr_v1, decoded (host byte order). */
+struct net_vhdr {
+	uint8_t flags;	  /* NET_HDR_F_* */
+	uint8_t gso_type; /* NET_GSO_* */
+	uint16_t hdr_len, gso_size, csum_start, csum_offset;
+};
+#define NET_HDR_F_NEEDS_CSUM 1u /* checksum from csum_start, stored at csum_start + csum_offset */
+#define NET_HDR_F_DATA_VALID 2u /* the checksum was checked (receive only) */
+#define NET_GSO_NONE 0u
+#define NET_GSO_TCPV4 1u
+#define NET_GSO_TCPV6 4u
+#define NET_GSO_ECN 0x80u
+
+/* Offload kinds (the values of Linux's TUN_F_*). */
+#define NET_OFFLOAD_CSUM 1u /* partly checksummed frames (NEEDS_CSUM) */
+#define NET_OFFLOAD_TSO4 2u /* TCP over IPv4 segmentation (needs CSUM) */
+#define NET_OFFLOAD_TSO6 4u /* TCP over IPv6 segmentation (needs CSUM) */
+
 struct net_backend;
 
 struct net_backend_ops {
-	/* Send one frame of the guest (iov[0..n), total bytes 1..NET_MAX_FRAME). Returns 0 or
-	 * -errno (-EAGAIN: the host side is full; the caller drops the frame). */
-	int (*send)(struct net_backend *be, const struct iovec *iov, unsigned n);
-	/* Move the next frame for the guest into buf (cap >= NET_MAX_FRAME bytes). Returns its
-	 * length (>= 1), -EAGAIN when none is waiting, or another -errno (logged by the caller). */
-	ssize_t (*recv)(struct net_backend *be, void *buf, size_t cap);
+	/* Send one frame of the guest (iov[0..n), total bytes 1..NET_MAX_FRAME) with its offload
+	 * header (NULL: a complete frame; non-NULL only with offloads, and the back-end or the host
+	 * kernel checks it). Returns 0 or -errno (-EAGAIN: the host side is full; -EINVAL: the host
+	 * refused the header; the caller drops the frame either way). */
+	int (*send)(struct net_backend *be, const struct net_vhdr *hdr, const struct iovec *iov,
+		    unsigned n);
+	/* Move the next frame for the guest into buf (cap >= NET_MAX_FRAME bytes) and its offload
+	 * header into *hdr. Returns its length (>= 1), -EAGAIN when none is waiting, or another
+	 * -errno (logged by the caller). */
+	ssize_t (*recv)(struct net_backend *be, struct net_vhdr *hdr, void *buf, size_t cap);
+	/* Let recv hand out frames of the offload kinds in flags (a subset of `offloads`, 0: only
+	 * complete frames). NULL when the back-end has no offloads. Returns 0 or -errno. */
+	int (*set_offloads)(struct net_backend *be, unsigned flags);
 	/* Stop watching, close and free everything. */
 	void (*destroy)(struct net_backend *be);
 };
 
 struct net_backend {
 	const struct net_backend_ops *ops;
-	char desc[80]; /* for logs: "tap tap0", "user 10.0.2.0/24" */
+	char desc[80];	   /* for logs: "tap tap0", "user 10.0.2.0/24" */
+	unsigned offloads; /* NET_OFFLOAD_* the back-end can do both ways (0: none) */
 	/* Called (event-loop thread, no lock held) when frames may be waiting. Set with
 	 * net_backend_set_rx_ready. */
 	void (*rx_ready)(void *ctx);

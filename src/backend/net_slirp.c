@@ -385,11 +385,14 @@ int net_slirp_fd(const struct net_backend *be)
 
 /* ---- the back-end ops ---- */
 
-static int slirp_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+static int slirp_send(struct net_backend *be, const struct net_vhdr *hdr, const struct iovec *iov,
+		      unsigned n)
 {
 	struct net_slirp *s = to_slirp(be);
 	size_t len = 0;
 
+	if (hdr && (hdr->flags || hdr->gso_type))
+		return -EINVAL; /* no offloads were offered */
 	pthread_mutex_lock(&s->lock);
 	for (unsigned i = 0; i < n; i++) {
 		if (iov[i].iov_len > NET_MAX_FRAME - len) {
@@ -405,7 +408,7 @@ static int slirp_send(struct net_backend *be, const struct iovec *iov, unsigned 
 	return 0;
 }
 
-static ssize_t slirp_recv(struct net_backend *be, void *buf, size_t cap)
+static ssize_t slirp_recv(struct net_backend *be, struct net_vhdr *hdr, void *buf, size_t cap)
 {
 	struct net_slirp *s = to_slirp(be);
 	struct pkt *p;
@@ -423,6 +426,7 @@ static ssize_t slirp_recv(struct net_backend *be, void *buf, size_t cap)
 	s->qlen--;
 	s->qbytes -= p->len;
 	pthread_mutex_unlock(&s->lock);
+	memset(hdr, 0, sizeof(*hdr)); /* slirp's frames are complete */
 	len = (ssize_t)(p->len < cap ? p->len : cap);
 	memcpy(buf, p->data, (size_t)len);
 	free(p);

@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #define TAP_HDR_LEN 12 /* struct virtio_net_hdr_v1 */
-#define TAP_HDR_F_NEEDS_CSUM 1u
-#define TAP_GSO_NONE 0u
 #define TAP_IOV_MAX 64 /* longer frames are copied into one buffer first */
 
 struct net_tap {
@@ -47,15 +45,43 @@ tap_fail(char *err, size_t errlen, const char *fmt, ...)
 	return 0;
 }
 
-static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+/* struct virtio_net_hdr_v1, little-endian, num_buffers 0 (the tap has TUNSETVNETHDRSZ 12 and
+ * the kernel's default little-endian vnet headers). */
+static void hdr_encode(uint8_t *p, const struct net_vhdr *h)
+{
+	uint16_t v[5] = {htole16(h->hdr_len), htole16(h->gso_size), htole16(h->csum_start),
+			 htole16(h->csum_offset), 0};
+
+	p[0] = h->flags;
+	p[1] = h->gso_type;
+	memcpy(p + 2, v, sizeof(v));
+}
+
+static void hdr_decode(const uint8_t *p, struct net_vhdr *h)
+{
+	uint16_t v[4];
+
+	memcpy(v, p + 2, sizeof(v));
+	h->flags = p[0];
+	h->gso_type = p[1];
+	h->hdr_len = le16toh(v[0]);
+	h->gso_size = le16toh(v[1]);
+	h->csum_start = le16toh(v[2]);
+	h->csum_offset = le16toh(v[3]);
+}
+
+static int tap_send(struct net_backend *be, const struct net_vhdr *hdr, const struct iovec *iov,
+		    unsigned n)
 {
 	struct net_tap *t = to_tap(be);
-	static const uint8_t zero_hdr[TAP_HDR_LEN];
+	uint8_t h[TAP_HDR_LEN] = {0};
 	struct iovec v[TAP_IOV_MAX + 1];
 	unsigned cnt;
 	ssize_t w;
 
-	v[0] = (struct iovec){(void *)zero_hdr, TAP_HDR_LEN};
+	if (hdr)
+		hdr_encode(h, hdr);
+	v[0] = (struct iovec){h, TAP_HDR_LEN};
 	if (n <= TAP_IOV_MAX) {
 		memcpy(v + 1, iov, n * sizeof(*iov));
 		cnt = n + 1;
@@ -76,25 +102,11 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
 	return w < 0 ? -errno : 0;
 }
 
-/* The 16-bit ones' complement sum of [p, p+len), folded, as a big-endian value. */
-static uint16_t csum_fold(const uint8_t *p, size_t len)
-{
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static ssize_t tap_recv(struct net_backend *be, void *buf, size_t cap)
+static ssize_t tap_recv(struct net_backend *be, struct net_vhdr *hdr, void *buf, size_t cap)
 {
 	struct net_tap *t = to_tap(be);
-	uint8_t hdr[TAP_HDR_LEN];
-	struct iovec v[2] = {{hdr, sizeof(hdr)}, {buf, cap}};
+	uint8_t h[TAP_HDR_LEN];
+	struct iovec v[2] = {{h, sizeof(h)}, {buf, cap}};
 
 	for (;;) {
 		ssize_t r = readv(t->fd, v, 2);
@@ -106,28 +118,25 @@ static ssize_t tap_recv(struct net_backend *be, void *buf, size_t cap)
 			be->dropped++;
 			continue;
 		}
-		size_t len = (size_t)r - TAP_HDR_LEN;
-		if (hdr[1] != TAP_GSO_NONE) { /* no GSO was enabled: should not happen */
-			be->dropped++;
-			continue;
-		}
-		if (hdr[0] & TAP_HDR_F_NEEDS_CSUM) {
-			uint16_t start, off;
-			memcpy(&start, hdr + 6, 2);
-			memcpy(&off, hdr + 8, 2);
-			start = le16toh(start);
-			off = le16toh(off);
-			if (start >= len || off > len - start || len - start - off < 2) {
-				be->dropped++;
-				continue;
-			}
-			uint8_t *p = buf;
-			uint16_t c = (uint16_t)~csum_fold(p + start, len - start);
-			p[start + off] = (uint8_t)(c >> 8);
-			p[start + off + 1] = (uint8_t)c;
-		}
-		return (ssize_t)len;
+		hdr_decode(h, hdr);
+		return r - TAP_HDR_LEN;
 	}
+}
+
+static unsigned tun_flags(unsigned offloads)
+{
+	return (offloads & NET_OFFLOAD_CSUM ? TUN_F_CSUM : 0) |
+	       (offloads & NET_OFFLOAD_TSO4 ? TUN_F_TSO4 : 0) |
+	       (offloads & NET_OFFLOAD_TSO6 ? TUN_F_TSO6 : 0);
+}
+
+static int tap_set_offloads(struct net_backend *be, unsigned flags)
+{
+	struct net_tap *t = to_tap(be);
+
+	if (flags & ~be->offloads)
+		return -EINVAL;
+	return ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tun_flags(flags)) < 0 ? -errno : 0;
 }
 
 static void tap_event(void *ctx, int fd, uint32_t events)
@@ -153,6 +162,7 @@ static void tap_destroy(struct net_backend *be)
 static const struct net_backend_ops tap_ops = {
     .send = tap_send,
     .recv = tap_recv,
+    .set_offloads = tap_set_offloads,
     .destroy = tap_destroy,
 };
 
@@ -201,7 +211,13 @@ int net_tap_open(const char *ifname, struct evloop *el, struct net_backend **out
 	}
 	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
 	t->ifname[IFNAMSIZ - 1] = 0;
-	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdrsz) < 0 || ioctl(t->fd, TUNSETOFFLOAD, 0) < 0) {
+	/* What the kernel can offload: all of checksum, TSO4 and TSO6, or checksum alone. */
+	static const unsigned probe[] = {NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6,
+					 NET_OFFLOAD_CSUM};
+	for (unsigned i = 0; i < 2 && !t->be.offloads; i++)
+		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)tun_flags(probe[i])) == 0)
+			t->be.offloads = probe[i];
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdrsz) < 0 || ioctl(t->fd, TUNSETOFFLOAD, 0ul) < 0) {
 		ret = -errno;
 		tap_fail(err, errlen, "tap %s: cannot set the vnet header size or offloads: %s",
 			 t->ifname, strerror(-ret));

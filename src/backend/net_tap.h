@@ -4,15 +4,16 @@
  * (TUNSETVNETHDRSZ, struct virtio_net_hdr_v1), non-blocking and close-on-exec. An existing
  * interface of that name is attached to (a persistent one made by `ip tuntap add`, for
  * instance); otherwise the kernel creates it, and with an empty name picks tapN itself. Both
- * need CAP_NET_ADMIN (or a persistent interface owned by the user). No offloads are enabled
- * (TUNSETOFFLOAD 0), so frames are at most the interface's MTU and fully checksummed; a frame that
- * still arrives with VIRTIO_NET_HDR_F_NEEDS_CSUM gets its checksum filled in here, and one with a
- * GSO type is dropped (counted in `dropped`).
+ * need CAP_NET_ADMIN (or a persistent interface owned by the user). At open the back-end probes
+ * which offloads the kernel takes (TUNSETOFFLOAD with checksum + TSO4 + TSO6, else checksum
+ * alone) and then turns them off: frames come out complete until the device asks for the kinds
+ * its guest accepts (set_offloads). The vnet header of each frame is passed through both ways.
  *
- * Sending writes a zero header and the frame (-EAGAIN when the kernel queue is full: the frame
- * is dropped by the caller). The fd is watched edge-triggered on the event loop: each new frame
- * calls rx_ready, and the device reads until -EAGAIN or until the guest has no buffers (the rest
- * waits in the kernel's queue until the guest posts buffers and the device reads again). */
+ * Sending writes the header (zero for a complete frame) and the frame (-EAGAIN when the kernel
+ * queue is full, -EINVAL when the kernel refuses the header: the caller drops the frame). The fd
+ * is watched edge-triggered on the event loop: each new frame calls rx_ready, and the device
+ * reads until -EAGAIN or until the guest has no buffers (the rest waits in the kernel's queue
+ * until the guest posts buffers and the device reads again). */
 #ifndef VMON_BACKEND_NET_TAP_H
 #define VMON_BACKEND_NET_TAP_H
 

@@ -29,8 +29,10 @@ struct virtio_net {
 	/* Protected by vdev.lock. */
 	struct virtq_elem elem;
 	struct iovec txiov[VIRTQ_ELEM_MAX_IOV];
-	uint8_t *rxbuf; /* header + the held frame */
-	size_t held;	/* bytes of the held frame after the header; 0: none */
+	uint8_t *rxbuf;		  /* header + the held frame */
+	size_t held;		  /* bytes of the held frame after the header; 0: none */
+	struct net_vhdr held_hdr; /* its offload header, as the guest will see it */
+	unsigned offloads;	  /* NET_OFFLOAD_* the back-end was last set to */
 	struct rx_part parts[VIRTIO_NET_QUEUE_SIZE];
 	struct iovec seg_iov[VIRTIO_NET_RX_SEGS];
 	uint64_t seg_gpa[VIRTIO_NET_RX_SEGS];
@@ -72,6 +74,89 @@ static unsigned tx_frame_iov(struct virtio_net *net, const struct virtq_elem *e)
 
 static void net_rx_locked(struct virtio_net *net);
 
+static bool has(const struct virtio_net *net, unsigned bit)
+{
+	return virtio_dev_has_feature(&net->vdev, bit);
+}
+
+/* The offloads the guest accepts on receive, as the back-end can give them; TSO only with
+ * checksum offload (the spec makes GUEST_TSO* depend on GUEST_CSUM). */
+static unsigned net_wanted_offloads(const struct virtio_net *net)
+{
+	unsigned w = 0;
+
+	if (has(net, VIRTIO_NET_F_GUEST_CSUM)) {
+		w = NET_OFFLOAD_CSUM;
+		if (has(net, VIRTIO_NET_F_GUEST_TSO4))
+			w |= NET_OFFLOAD_TSO4;
+		if (has(net, VIRTIO_NET_F_GUEST_TSO6))
+			w |= NET_OFFLOAD_TSO6;
+	}
+	return w & net->be->offloads;
+}
+
+/* Tell the back-end when what the guest accepts changed (after a feature negotiation or a
+ * reset). Lock held. */
+static void net_sync_offloads(struct virtio_net *net, unsigned want)
+{
+	int ret;
+
+	if (want == net->offloads || !net->be->ops->set_offloads)
+		return;
+	ret = net->be->ops->set_offloads(net->be, want);
+	if (ret) {
+		log_rl(LOG_WARN, "%s: %s: cannot set offloads 0x%x: %s", net->vdev.name,
+		       net->be->desc, want, strerror(-ret));
+		return; /* frames that still come with offloads are completed or dropped */
+	}
+	net->offloads = want;
+}
+
+/* The guest's header of a transmit request (its first VIRTIO_NET_HDR_LEN readable bytes, which
+ * may span segments), as the back-end should get it: NULL for a complete frame. Returns false
+ * when the frame must be dropped (segmentation the device did not offer). */
+static bool tx_header(struct virtio_net *net, const struct virtq_elem *e, struct net_vhdr *h,
+		      const struct net_vhdr **out)
+{
+	uint8_t b[VIRTIO_NET_HDR_LEN];
+	size_t done = 0;
+	uint16_t v[4];
+
+	*out = NULL;
+	if (!has(net, VIRTIO_NET_F_CSUM))
+		return true; /* the header means nothing: a complete frame */
+	for (unsigned i = 0; i < e->nr_read && done < sizeof(b); i++) {
+		size_t n =
+		    e->iov[i].iov_len < sizeof(b) - done ? e->iov[i].iov_len : sizeof(b) - done;
+		memcpy(b + done, e->iov[i].iov_base, n); /* copied once, then checked */
+		done += n;
+	}
+	memcpy(v, b + 2, sizeof(v));
+	h->flags = b[0] & NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = b[1];
+	h->hdr_len = le16toh(v[0]);
+	h->gso_size = le16toh(v[1]);
+	h->csum_start = le16toh(v[2]);
+	h->csum_offset = le16toh(v[3]);
+	switch (h->gso_type) {
+	case NET_GSO_NONE:
+		break;
+	case NET_GSO_TCPV4:
+		if (!has(net, VIRTIO_NET_F_HOST_TSO4))
+			return false;
+		break;
+	case NET_GSO_TCPV6:
+		if (!has(net, VIRTIO_NET_F_HOST_TSO6))
+			return false;
+		break;
+	default: /* UDP, ECN: not offered */
+		return false;
+	}
+	if (h->flags || h->gso_type)
+		*out = h;
+	return true;
+}
+
 static int net_tx(struct virtio_net *net, struct virtq *vq)
 {
 	struct virtq_elem *e = &net->elem;
@@ -92,8 +177,10 @@ static int net_tx(struct virtio_net *net, struct virtq *vq)
 			break;
 		}
 		uint64_t len = e->read_len - VIRTIO_NET_HDR_LEN;
-		if (len < NET_MIN_FRAME || len > NET_MAX_FRAME ||
-		    net->be->ops->send(net->be, net->txiov, tx_frame_iov(net, e))) {
+		struct net_vhdr h;
+		const struct net_vhdr *hp;
+		if (len < NET_MIN_FRAME || len > NET_MAX_FRAME || !tx_header(net, e, &h, &hp) ||
+		    net->be->ops->send(net->be, hp, net->txiov, tx_frame_iov(net, e))) {
 			net->st.tx_dropped++;
 		} else {
 			net->st.tx_frames++;
@@ -148,6 +235,76 @@ static void rx_write_hdr(struct virtio_net *net, const struct rx_part *p)
 	}
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+
+/* struct virtio_net_hdr_v1 without num_buffers (written when the frame is complete). */
+static void rx_put_hdr(uint8_t *p, const struct net_vhdr *h)
+{
+	p[0] = h->flags;
+	p[1] = h->gso_type;
+	put16(p + 2, h->hdr_len);
+	put16(p + 4, h->gso_size);
+	put16(p + 6, h->csum_start);
+	put16(p + 8, h->csum_offset);
+	put16(p + VIRTIO_NET_HDR_NUM_BUFFERS, 0);
+}
+
+/* The 16-bit ones' complement sum of [p, p+len), folded. */
+static uint16_t csum_fold(const uint8_t *p, size_t len)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Make the frame just received (len bytes at rxbuf + header, offload header *h) fit what the
+ * guest negotiated: a partial checksum is completed here when the guest takes only complete
+ * frames; a segmentation-offloaded frame the guest did not ask for is dropped (false). */
+static bool rx_fixup(struct virtio_net *net, struct net_vhdr *h, size_t len)
+{
+	uint8_t *f = net->rxbuf + VIRTIO_NET_HDR_LEN;
+	bool csum = has(net, VIRTIO_NET_F_GUEST_CSUM);
+
+	switch (h->gso_type) {
+	case NET_GSO_NONE:
+		break;
+	case NET_GSO_TCPV4:
+		if (!csum || !has(net, VIRTIO_NET_F_GUEST_TSO4))
+			return false;
+		break;
+	case NET_GSO_TCPV6:
+		if (!csum || !has(net, VIRTIO_NET_F_GUEST_TSO6))
+			return false;
+		break;
+	default: /* UDP, ECN: never enabled */
+		return false;
+	}
+	if (csum) {
+		h->flags &= NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID;
+		return true;
+	}
+	if (h->flags & NET_HDR_F_NEEDS_CSUM) {
+		size_t start = h->csum_start, off = h->csum_offset;
+		if (start >= len || off > len - start || len - start - off < 2)
+			return false;
+		uint16_t c = (uint16_t)~csum_fold(f + start, len - start);
+		f[start + off] = (uint8_t)(c >> 8);
+		f[start + off + 1] = (uint8_t)c;
+	}
+	memset(h, 0, sizeof(*h));
+	return true;
+}
+
 static void rx_drop(struct virtio_net *net)
 {
 	net->st.rx_dropped++;
@@ -165,7 +322,7 @@ static int rx_frame(struct virtio_net *net, struct virtq *vq)
 	uint16_t nb;
 	int ret;
 
-	memset(net->rxbuf, 0, VIRTIO_NET_HDR_LEN); /* flags 0, GSO_NONE: a complete frame */
+	rx_put_hdr(net->rxbuf, &net->held_hdr);
 	while (done < total) {
 		if (nparts == max) {
 			/* Without MRG_RXBUF the buffer is too small; with it the whole ring is. */
@@ -236,20 +393,26 @@ static int net_rx_round(struct virtio_net *net)
 
 	if (!net_running(&net->vdev) || !vq->ready || virtq_broken(vq))
 		return 0;
+	net_sync_offloads(net, net_wanted_offloads(net));
 	for (unsigned n = 0;; n++) {
 		if (n == VIRTIO_NET_RX_BUDGET) {
 			more = 1;
 			break;
 		}
 		if (!net->held) {
-			ssize_t r = net->be->ops->recv(net->be, net->rxbuf + VIRTIO_NET_HDR_LEN,
-						       NET_MAX_FRAME);
+			ssize_t r =
+			    net->be->ops->recv(net->be, &net->held_hdr,
+					       net->rxbuf + VIRTIO_NET_HDR_LEN, NET_MAX_FRAME);
 			if (r == -EAGAIN)
 				break;
 			if (r <= 0) {
 				log_rl(LOG_WARN, "%s: %s: receive failed: %s", net->vdev.name,
 				       net->be->desc, strerror(r ? (int)-r : EIO));
 				break;
+			}
+			if (!rx_fixup(net, &net->held_hdr, (size_t)r)) {
+				net->st.rx_dropped++;
+				continue;
 			}
 			net->held = (size_t)r;
 		}
@@ -316,6 +479,7 @@ static void net_reset(struct virtio_dev *vdev)
 
 	if (net->held)
 		rx_drop(net);
+	net_sync_offloads(net, 0); /* the next driver may take complete frames only */
 }
 
 static uint32_t net_config_read(struct virtio_dev *vdev, uint32_t off, unsigned size)
@@ -377,7 +541,7 @@ static const struct virtio_dev_ops net_ops = {
 int virtio_net_create(struct gmem *gm, struct net_backend *be, const uint8_t mac[6],
 		      struct evloop *el, struct virtio_net **out)
 {
-	const struct virtio_dev_config cfg = {
+	struct virtio_dev_config cfg = {
 	    .name = "virtio-net",
 	    .device_id = VIRTIO_ID_NET,
 	    .features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
@@ -392,6 +556,14 @@ int virtio_net_create(struct gmem *gm, struct net_backend *be, const uint8_t mac
 	*out = NULL;
 	if (!be || (mac[0] & 1))
 		return -EINVAL;
+	if (be->offloads & NET_OFFLOAD_CSUM)
+		cfg.features |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
+	if ((be->offloads & NET_OFFLOAD_CSUM) && (be->offloads & NET_OFFLOAD_TSO4))
+		cfg.features |=
+		    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4);
+	if ((be->offloads & NET_OFFLOAD_CSUM) && (be->offloads & NET_OFFLOAD_TSO6))
+		cfg.features |=
+		    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6);
 	net = calloc(1, sizeof(*net));
 	if (!net)
 		return -ENOMEM;

@@ -1,22 +1,28 @@
 /* Virtio network device (virtio 1.x, section 5.1; device ID 1): one receive queue (0) and one
  * transmit queue (1) over a host back-end (backend/net.h: libslirp or TAP). No multiqueue, no
- * control queue, no offloads.
+ * control queue.
  *
  * Features offered: MAC, STATUS, MTU and MRG_RXBUF (plus the core's VERSION_1, INDIRECT_DESC,
- * EVENT_IDX). Configuration space (12 bytes, read-only): mac[6], status (le16, LINK_UP),
- * max_virtqueue_pairs (le16, 1), mtu (le16, VIRTIO_NET_MTU). Every frame is preceded by the
- * 12-byte struct virtio_net_hdr_v1 (VERSION_1 is always negotiated).
+ * EVENT_IDX), and when the back-end has offloads (the tap) CSUM and GUEST_CSUM, HOST_TSO4/6 and
+ * GUEST_TSO4/6 as far as it can do them. Configuration space (12 bytes, read-only): mac[6], status
+ * (le16, LINK_UP), max_virtqueue_pairs (le16, 1), mtu (le16, VIRTIO_NET_MTU). Every frame is
+ * preceded by the 12-byte struct virtio_net_hdr_v1 (VERSION_1 is always negotiated).
  *
- * Transmit: a request is device-readable buffers only: the header (its fields are ignored:
- * nothing was negotiated that would give them meaning) and the frame, which goes to the back-end
- * as it is. A request with a device-writable buffer or fewer than 12 readable bytes is malformed:
- * the queue breaks and the device sets DEVICE_NEEDS_RESET (virtio.h). A frame shorter than an
- * Ethernet header or longer than NET_MAX_FRAME, or one the back-end refuses (e.g. the tap queue is
- * full), is dropped and counted; the request still completes (used length 0). One notify sends at
- * most VIRTIO_NET_TX_BUDGET frames and reports more work. After transmitting, the device delivers
- * what the back-end has for the guest (slirp answers ARP and DHCP at once).
+ * Transmit: a request is device-readable buffers only: the header and the frame, which goes to
+ * the back-end as it is. With CSUM negotiated the header's NEEDS_CSUM and GSO fields go along
+ * (the host kernel checks them; a GSO type that was not negotiated drops the frame); without it
+ * the header is ignored. A request with a device-writable buffer or fewer than 12 readable bytes is
+ * malformed: the queue breaks and the device sets DEVICE_NEEDS_RESET (virtio.h). A frame shorter
+ * than an Ethernet header or longer than NET_MAX_FRAME, or one the back-end refuses (e.g. the tap
+ * queue is full), is dropped and counted; the request still completes (used length 0). One notify
+ * sends at most VIRTIO_NET_TX_BUDGET frames and reports more work. After transmitting, the device
+ * delivers what the back-end has for the guest (slirp answers ARP and DHCP at once).
  *
- * Receive: frames come from the back-end (it calls rx_ready; the driver posting buffers and
+ * Receive: the back-end is told which offloads the guest accepts (GUEST_CSUM, GUEST_TSO4/6;
+ * none after a reset) at the next receive round. A frame's header goes to the guest as the
+ * back-end gave it when GUEST_CSUM is negotiated; otherwise a partial checksum is completed here
+ * and the header is zero. A GSO frame the guest did not accept is dropped and counted.
+ * Frames come from the back-end (it calls rx_ready; the driver posting buffers and
  * DRIVER_OK also start delivery) into the posted buffers, which must be device-writable only and
  * at least 12 bytes long (else malformed, as above). Without MRG_RXBUF a frame takes one buffer;
  * one that does not fit is dropped and counted, and the buffer reused. With MRG_RXBUF a frame
@@ -53,7 +59,9 @@
 #define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
 #define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 #define VIRTIO_NET_F_CTRL_VQ 17
