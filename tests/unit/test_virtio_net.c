@@ -3,7 +3,8 @@
  * posted buffers without and with MRG_RXBUF (num_buffers, a frame over several buffers), a frame
  * held while there are no buffers and delivered once the driver posts them, malformed chains
  * (transmit with a writable buffer or a short header, a read-only or too short receive buffer)
- * -> DEVICE_NEEDS_RESET, nothing before DRIVER_OK, and a save/load round trip. */
+ * -> DEVICE_NEEDS_RESET, nothing before DRIVER_OK, and a save/load round trip. The offloads are
+ * in test_virtio_net_offload.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,167 +14,7 @@
 
 #include <cmocka.h>
 
-#include "virtio/virtio_net.h"
-#include "virtq_builder.h"
-
-#define QSIZE 16
-#define RX_DESC 0x1000
-#define RX_AVAIL 0x2000
-#define RX_USED 0x3000
-#define TX_DESC 0x4000
-#define TX_AVAIL 0x5000
-#define TX_USED 0x6000
-#define BUF 0x10000
-#define REGION_B 0x100000ull /* second region, adjacent to the first */
-#define HDR VIRTIO_NET_HDR_LEN
-#define MAXF 8
-
-static const uint8_t test_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x57};
-
-/* The fake back-end: records sent frames, hands out queued ones. */
-struct fake_be {
-	struct net_backend be;
-	uint8_t sent[MAXF][2048];
-	size_t sent_len[MAXF];
-	unsigned nsent;
-	int send_error;
-	uint8_t in[MAXF][4096];
-	size_t in_len[MAXF];
-	unsigned in_head, in_tail;
-	unsigned recv_calls;
-	int destroyed;
-	struct net_vhdr sent_hdr[MAXF], in_hdr[MAXF];
-	bool sent_has_hdr[MAXF];
-	unsigned offload_calls, offloads_now;
-};
-
-static int fb_send(struct net_backend *be, const struct net_vhdr *hdr, const struct iovec *iov,
-		   unsigned n)
-{
-	struct fake_be *f = (struct fake_be *)be;
-	size_t len = 0;
-
-	if (f->send_error)
-		return f->send_error;
-	assert_true(f->nsent < MAXF);
-	f->sent_has_hdr[f->nsent] = hdr != NULL;
-	if (hdr)
-		f->sent_hdr[f->nsent] = *hdr;
-	for (unsigned i = 0; i < n && len < sizeof(f->sent[0]); i++) {
-		size_t k = iov[i].iov_len < sizeof(f->sent[0]) - len ? iov[i].iov_len
-								     : sizeof(f->sent[0]) - len;
-		memcpy(f->sent[f->nsent] + len, iov[i].iov_base, k);
-		len += k;
-	}
-	f->sent_len[f->nsent++] = len;
-	return 0;
-}
-
-static ssize_t fb_recv(struct net_backend *be, struct net_vhdr *hdr, void *buf, size_t cap)
-{
-	struct fake_be *f = (struct fake_be *)be;
-
-	f->recv_calls++;
-	if (f->in_head == f->in_tail)
-		return -EAGAIN;
-	*hdr = f->in_hdr[f->in_head % MAXF];
-	size_t len = f->in_len[f->in_head % MAXF];
-	assert_true(cap >= NET_MAX_FRAME);
-	memcpy(buf, f->in[f->in_head % MAXF], len);
-	f->in_head++;
-	return (ssize_t)len;
-}
-
-static void fb_destroy(struct net_backend *be)
-{
-	((struct fake_be *)be)->destroyed++;
-}
-
-static int fb_set_offloads(struct net_backend *be, unsigned flags)
-{
-	struct fake_be *f = (struct fake_be *)be;
-
-	assert_int_equal(flags & ~be->offloads, 0);
-	f->offload_calls++;
-	f->offloads_now = flags;
-	return 0;
-}
-
-static const struct net_backend_ops fb_ops = {
-    .send = fb_send, .recv = fb_recv, .set_offloads = fb_set_offloads, .destroy = fb_destroy};
-
-/* Queue a frame of len bytes whose byte i is (seed + i). */
-static void fb_push(struct fake_be *f, size_t len, uint8_t seed)
-{
-	assert_true(f->in_tail - f->in_head < MAXF && len <= sizeof(f->in[0]));
-	for (size_t i = 0; i < len; i++)
-		f->in[f->in_tail % MAXF][i] = (uint8_t)(seed + i);
-	f->in_len[f->in_tail % MAXF] = len;
-	memset(&f->in_hdr[f->in_tail % MAXF], 0, sizeof(f->in_hdr[0]));
-	f->in_tail++;
-}
-
-struct fixture {
-	struct fake_be fb;
-	int level;
-	struct gmem gm;
-	struct virtio_net *net;
-	struct virtio_dev *vdev;
-	struct virtio_mmio *m;
-	struct vqb rx, tx;
-};
-
-static void fake_irq_set(void *ctx, unsigned gsi, int level)
-{
-	((struct fixture *)ctx)->level = level;
-}
-
-static void fake_notify(void *ctx, unsigned q)
-{
-}
-
-static uint64_t base_features(int mrg)
-{
-	return VIRTIO_CORE_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
-	       VIRTIO_BIT(VIRTIO_NET_F_STATUS) | (mrg ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
-}
-
-static void bring_up(struct fixture *fx, int mrg)
-{
-	assert_true(mmio_negotiate(fx->m, base_features(mrg)) & VIRTIO_STATUS_FEATURES_OK);
-	vqb_init(&fx->rx, &fx->gm, QSIZE, RX_DESC, RX_AVAIL, RX_USED);
-	vqb_init(&fx->tx, &fx->gm, QSIZE, TX_DESC, TX_AVAIL, TX_USED);
-	assert_int_equal(mmio_setup_queue(fx->m, VIRTIO_NET_RXQ, &fx->rx), 1);
-	assert_int_equal(mmio_setup_queue(fx->m, VIRTIO_NET_TXQ, &fx->tx), 1);
-	mmio_driver_ok(fx->m);
-}
-
-static void make_dev(struct fixture *fx, struct gmem *gm)
-{
-	struct irq_line irq = {fake_irq_set, fx, 16};
-
-	fx->fb.be.ops = &fb_ops;
-	assert_int_equal(virtio_net_create(gm, &fx->fb.be, test_mac, NULL, &fx->net), 0);
-	fx->vdev = virtio_net_dev(fx->net);
-	assert_int_equal(virtio_mmio_create(fx->vdev, irq, fake_notify, fx, &fx->m), 0);
-}
-
-static void fixture_init(struct fixture *fx, int driver_ok, int mrg)
-{
-	assert_int_equal(fake_mem_add(&fx->gm, 0, REGION_B), 0);
-	assert_int_equal(fake_mem_add(&fx->gm, REGION_B, 0x100000), 0);
-	make_dev(fx, &fx->gm);
-	if (driver_ok)
-		bring_up(fx, mrg);
-}
-
-static void fixture_fini(struct fixture *fx)
-{
-	virtio_mmio_destroy(fx->m);
-	virtio_net_destroy(fx->net);
-	assert_int_equal(fx->fb.destroyed, 1);
-	fake_mem_destroy(&fx->gm);
-}
+#include "net_test_util.h"
 
 static int setup_plain(void **state)
 {
@@ -200,31 +41,6 @@ static int teardown(void **state)
 	fixture_fini(fx);
 	test_free(fx);
 	return 0;
-}
-
-static uint32_t used_len(struct vqb *b, uint16_t i, uint16_t head)
-{
-	uint32_t id, len;
-
-	vqb_used_elem(b, i, &id, &len);
-	assert_int_equal(id, head);
-	return len;
-}
-
-static int needs_reset(struct fixture *fx)
-{
-	return (mmio_rd(fx->m, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET) != 0;
-}
-
-/* Check guest bytes at gpa against the frame pattern (seed + i) from frame offset off. */
-static void check_pattern(struct fixture *fx, uint64_t gpa, size_t off, size_t len, uint8_t seed)
-{
-	uint8_t p[4096];
-
-	assert_true(len <= sizeof(p));
-	assert_int_equal(gmem_read(&fx->gm, gpa, p, len), 0); /* may cross regions */
-	for (size_t i = 0; i < len; i++)
-		assert_int_equal(p[i], (uint8_t)(seed + off + i));
 }
 
 static void test_identity_and_config(void **state)
@@ -561,138 +377,6 @@ static void test_save_load(void **state)
 	test_free(st2);
 }
 
-/* Ones' complement sum of [p, p+len), folded (0xffff over a correctly checksummed range). */
-static uint16_t sum16(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* A guest header in guest memory at gpa. */
-static void put_hdr(struct fixture *fx, uint64_t gpa, uint8_t flags, uint8_t gso, uint16_t hlen,
-		    uint16_t gsize, uint16_t cstart, uint16_t coff)
-{
-	uint8_t h[HDR] = {flags, gso};
-	uint16_t v[4] = {htole16(hlen), htole16(gsize), htole16(cstart), htole16(coff)};
-
-	memcpy(h + 2, v, sizeof(v));
-	assert_int_equal(gmem_write(&fx->gm, gpa, h, HDR), 0);
-}
-
-/* A back-end with checksum and TSO offloads: the device offers them, passes headers through
- * both ways while they are negotiated, and tells the back-end what the guest accepts; a guest
- * without them gets complete frames (checksum filled in here) and no GSO frames. */
-static void test_offloads(void **state)
-{
-	struct fixture *fx = test_calloc(1, sizeof(*fx));
-	const uint64_t offl =
-	    VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
-	    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
-	    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6);
-	struct virtio_net_stats st;
-
-	(void)state;
-	fx->fb.be.offloads = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6;
-	fixture_init(fx, 0, 0);
-	mmio_wr(fx->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	assert_int_equal(mmio_rd(fx->m, VIRTIO_MMIO_DEVICE_FEATURES) & (uint32_t)offl,
-			 (uint32_t)offl);
-
-	/* Negotiated: the back-end is told at the first receive round (the DRIVER_OK kick). */
-	assert_true(mmio_negotiate(fx->m, base_features(1) | offl) & VIRTIO_STATUS_FEATURES_OK);
-	vqb_init(&fx->rx, &fx->gm, QSIZE, RX_DESC, RX_AVAIL, RX_USED);
-	vqb_init(&fx->tx, &fx->gm, QSIZE, TX_DESC, TX_AVAIL, TX_USED);
-	assert_int_equal(mmio_setup_queue(fx->m, VIRTIO_NET_RXQ, &fx->rx), 1);
-	assert_int_equal(mmio_setup_queue(fx->m, VIRTIO_NET_TXQ, &fx->tx), 1);
-	mmio_driver_ok(fx->m);
-	assert_int_equal(virtio_dev_notify(fx->vdev, VIRTIO_NET_RXQ), 0);
-	assert_int_equal(fx->fb.offloads_now,
-			 NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6);
-
-	/* Transmit: a TSO header (split over two segments) goes through; a zero one is NULL; UDP
-	 * segmentation (not offered) is dropped. */
-	put_hdr(fx, BUF, NET_HDR_F_NEEDS_CSUM, NET_GSO_TCPV4, 54, 1448, 34, 16);
-	struct vqb_seg t1[] = {{BUF, 5, 0}, {BUF + 5, 7, 0}, {BUF + 0x100, 3000, 0}};
-	put_hdr(fx, BUF + 0x2000, 0, 0, 0, 0, 0, 0);
-	struct vqb_seg t2[] = {{BUF + 0x2000, HDR, 0}, {BUF + 0x100, 60, 0}};
-	put_hdr(fx, BUF + 0x3000, NET_HDR_F_NEEDS_CSUM, 3 /* UDP */, 42, 1000, 34, 6);
-	struct vqb_seg t3[] = {{BUF + 0x3000, HDR, 0}, {BUF + 0x100, 2000, 0}};
-	vqb_add(&fx->tx, t1, 3);
-	vqb_add(&fx->tx, t2, 2);
-	vqb_add(&fx->tx, t3, 2);
-	fx->fb.in_tail = fx->fb.in_head; /* nothing to receive */
-	memset(fx->fb.sent, 0, sizeof(fx->fb.sent));
-	assert_int_equal(virtio_dev_notify(fx->vdev, VIRTIO_NET_TXQ), 0);
-	assert_int_equal(vqb_used_idx(&fx->tx), 3);
-	assert_int_equal(fx->fb.nsent, 2);
-	assert_true(fx->fb.sent_has_hdr[0]);
-	const struct net_vhdr *h = &fx->fb.sent_hdr[0];
-	assert_int_equal(h->flags, NET_HDR_F_NEEDS_CSUM);
-	assert_int_equal(h->gso_type, NET_GSO_TCPV4);
-	assert_int_equal(h->hdr_len, 54);
-	assert_int_equal(h->gso_size, 1448);
-	assert_int_equal(h->csum_start, 34);
-	assert_int_equal(h->csum_offset, 16);
-	assert_int_equal(fx->fb.sent_len[0], 2048); /* the fake records the first 2 KiB */
-	assert_false(fx->fb.sent_has_hdr[1]);
-	virtio_net_get_stats(fx->net, &st, NULL);
-	assert_int_equal(st.tx_dropped, 1);
-
-	/* Receive: the back-end's header reaches the guest as it is, num_buffers added. */
-	struct vqb_seg big = {BUF + 0x10000, 8192, 1};
-	vqb_add(&fx->rx, &big, 1);
-	fb_push(&fx->fb, 4000, 0x11);
-	fx->fb.in_hdr[(fx->fb.in_tail - 1) % MAXF] =
-	    (struct net_vhdr){NET_HDR_F_NEEDS_CSUM, NET_GSO_TCPV6, 74, 1428, 54, 16};
-	assert_int_equal(virtio_net_rx(fx->net), 0);
-	const uint8_t want[HDR] = {1, NET_GSO_TCPV6, 74, 0, 0x94, 0x05, 54, 0, 16, 0, 1, 0};
-	assert_memory_equal(fake_mem_ptr(&fx->gm, BUF + 0x10000), want, HDR);
-	check_pattern(fx, BUF + 0x10000 + HDR, 0, 4000, 0x11);
-
-	/* A driver without offloads: the back-end is set back to none at the reset; a partly
-	 * checksummed frame still queued is completed, a GSO one dropped. */
-	bring_up(fx, 0);
-	assert_int_equal(fx->fb.offloads_now, 0);
-	struct vqb_seg r1 = {BUF, 2048, 1}, r2 = {BUF + 0x1000, 2048, 1};
-	uint16_t h1 = vqb_add(&fx->rx, &r1, 1);
-	vqb_add(&fx->rx, &r2, 1);
-	fb_push(&fx->fb, 3000, 0x22); /* GSO: dropped */
-	fx->fb.in_hdr[(fx->fb.in_tail - 1) % MAXF] =
-	    (struct net_vhdr){NET_HDR_F_NEEDS_CSUM, NET_GSO_TCPV4, 54, 1448, 34, 16};
-	fb_push(&fx->fb, 101, 0x33); /* an odd length; checksum from 14, stored at 14 + 6 */
-	fx->fb.in[(fx->fb.in_tail - 1) % MAXF][20] = 0; /* the seed there (pseudo header): 0 */
-	fx->fb.in[(fx->fb.in_tail - 1) % MAXF][21] = 0;
-	fx->fb.in_hdr[(fx->fb.in_tail - 1) % MAXF] =
-	    (struct net_vhdr){NET_HDR_F_NEEDS_CSUM, NET_GSO_NONE, 0, 0, 14, 6};
-	assert_int_equal(virtio_net_rx(fx->net), 0);
-	assert_int_equal(vqb_used_idx(&fx->rx), 1);
-	assert_int_equal(used_len(&fx->rx, 0, h1), HDR + 101);
-	const uint8_t *g = fake_mem_ptr(&fx->gm, BUF);
-	for (unsigned i = 0; i < HDR; i++)
-		assert_int_equal(g[i], i == VIRTIO_NET_HDR_NUM_BUFFERS ? 1 : 0);
-	assert_int_equal(sum16(g + HDR + 14, 101 - 14), 0xffff);
-	check_pattern(fx, BUF + HDR, 0, 20, 0x33);
-	virtio_net_get_stats(fx->net, &st, NULL);
-	assert_int_equal(st.rx_dropped, 1);
-
-	/* Without CSUM the transmit header is ignored: a complete frame. */
-	put_hdr(fx, BUF + 0x2000, NET_HDR_F_NEEDS_CSUM, NET_GSO_TCPV4, 54, 1448, 34, 16);
-	vqb_add(&fx->tx, t2, 2);
-	fx->fb.nsent = 0;
-	assert_int_equal(virtio_dev_notify(fx->vdev, VIRTIO_NET_TXQ), 0);
-	assert_int_equal(fx->fb.nsent, 1);
-	assert_false(fx->fb.sent_has_hdr[0]);
-	fixture_fini(fx);
-	test_free(fx);
-}
-
 static void test_create_checks(void **state)
 {
 	struct gmem gm = {0};
@@ -725,7 +409,6 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test(test_not_before_driver_ok),
 	    cmocka_unit_test_setup_teardown(test_save_load, setup_plain, teardown),
-	    cmocka_unit_test(test_offloads),
 	    cmocka_unit_test(test_create_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
