@@ -4,7 +4,8 @@ test_net_user (libslirp, one boot): `--net user,hostfwd=tcp::PORT-:8080`; the gu
   (guest/udhcpc.script) gets 10.0.2.15/24 with router 10.0.2.2 and DNS 10.0.2.3 from slirp's
   DHCP server; the interface has vmon's default MAC and negotiated MRG_RXBUF; busybox `nc -l -p
   8080` in the guest and a host socket on 127.0.0.1:PORT exchange a line each way through the
-  forward; and the guest connects out to a host listener through the gateway 10.0.2.2 (NAT to the
+  forward; the gateway answers pings over IPv4 and IPv6 (fec0::2, the guest's address from
+  slirp's router advertisements); and the guest connects out to a host listener through the gateway 10.0.2.2 (NAT to the
   host's 127.0.0.1).
 test_net_tap (one boot, root only): vmon runs inside a network namespace the test creates, on a
   tap0 made there with `ip tuntap` and given 10.1.0.1/24; the guest sets 10.1.0.2/24 and pings
@@ -123,6 +124,13 @@ def test_net_user(vmon_bin, default_guest, log_path, transport):
         assert "inet 10.0.2.15/24" in out, out
         assert "default via 10.0.2.2 dev eth0" in out, out
         assert "nameserver 10.0.2.3" in out, out
+        # slirp answers pings to the gateway, and its router advertisements give eth0 an address
+        # in QEMU's fec0::/64 from the MAC (SLAAC).
+        out = run_ok(con, "ping -c 2 -W 5 10.0.2.2 && for i in $(seq 150); do "
+                          "ip -6 addr show eth0 | grep 'inet6 fec0' | grep -qv tentative && break; "
+                          "sleep 0.2; done; ping6 -c 2 -W 5 fec0::2 && ip -6 addr show eth0")  # fmt: skip
+        assert "2 packets received" in out, out
+        assert "inet6 fec0::5054:ff:fe12:3456/64" in out, out
 
         # Host -> guest through the forward: a line each way.
         run_ok(con, "rm -f /tmp/got; (echo from-guest-7; sleep 60) | nc -l -p 8080 >/tmp/got & true")
