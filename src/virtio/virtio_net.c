@@ -270,6 +270,12 @@ void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
 		return;
+	log_info("%s (%s): received %llu frames (%llu bytes, %llu dropped here, %llu by the "
+		 "back-end), sent %llu frames (%llu bytes, %llu dropped)",
+		 net->vdev.name, net->be->desc, (unsigned long long)net->st.rx_frames,
+		 (unsigned long long)net->st.rx_bytes, (unsigned long long)net->st.rx_dropped,
+		 (unsigned long long)net->be->dropped, (unsigned long long)net->st.tx_frames,
+		 (unsigned long long)net->st.tx_bytes, (unsigned long long)net->st.tx_dropped);
 	if (net->el)
 		evloop_del(net->el, net->kick_fd);
 	if (net->kick_fd >= 0)
