@@ -304,8 +304,8 @@ static void test_cpuid_leaves(void **state)
 	assert_int_equal(c->ecx & simd_ecx, EMU_SIMD_CPUID1_ECX & simd_ecx);
 
 	c = leaf(7, 0);
-	assert_int_equal(c->eax, 2);			  /* subleaves 0-2 */
-	assert_int_equal(c->ebx, (1u << 9) | (1u << 19)); /* ERMS ADX only */
+	assert_int_equal(c->eax, 2);				      /* subleaves 0-2 */
+	assert_int_equal(c->ebx, (1u << 1) | (1u << 9) | (1u << 19)); /* TSC_ADJUST ERMS ADX */
 	assert_int_equal(c->ecx, 0);
 	assert_int_equal(c->edx, (1u << 26) | (1u << 29)); /* SPEC_CTRL, ARCH_CAPABILITIES */
 	c = leaf(7, 1);
@@ -372,6 +372,9 @@ static const struct probe probes[] = {
     P("movbe", 1, 2, 22, 0x0f, 0x38, 0xf0, 0x06, 0x0f, 0x38, 0xf1, 0x06),
     P("popcnt", 1, 2, 23, 0xf3, 0x0f, 0xb8, 0xc1),
     P("rdrand", 1, 2, 30, 0x0f, 0xc7, 0xf0),
+    P("tsc_adjust", 7, 1, 1, 0xb9, 0x3b, 0, 0, 0, 0x0f, 0x32),			 /* rdmsr */
+    P("spec_ctrl", 7, 3, 26, 0xb9, 0x48, 0, 0, 0, 0x31, 0xc0, 0x99, 0x0f, 0x30), /* wrmsr 0 */
+    P("arch_capabilities", 7, 3, 29, 0xb9, 0x0a, 0x01, 0, 0, 0x0f, 0x32),
     P("erms", 7, 1, 9, 0xf3, 0xa4),
     P("adx", 7, 1, 19, 0x66, 0x0f, 0x38, 0xf6, 0xc1, 0xf3, 0x0f, 0x38, 0xf6, 0xc1),
     P("lahf", 0x80000001, 2, 0, 0x9f, 0x9e),

@@ -107,6 +107,41 @@ static void test_rep_movs_overlap(void **state)
 	assert_memory_equal(&e->ram[src], want, 202);
 }
 
+/* emu_cpu_request_interrupt_window: emu_run stops as soon as an interrupt could be taken (after
+ * STI and the instruction it shadows; right after a POPF that sets IF), not at the end of its
+ * budget; without the request it runs on. */
+static void test_interrupt_window(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+
+	/* cli; nop; sti; nop (shadowed); nop; nop; hlt */
+	CODE_AT(e, CODE, 0xfa, 0x90, 0xfb, 0x90, 0x90, 0x90, 0xf4);
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	emu_cpu_request_interrupt_window(&e->cpu); /* IF is 0 after the CLI: wait */
+	assert_int_equal(emu_run(&e->cpu, 1000), EMU_EXIT_STOP);
+	assert_int_equal(e->cpu.st.rip, CODE + 4);
+	assert_true(emu_cpu_interrupt_window(&e->cpu));
+	assert_int_equal(emu_run(&e->cpu, 1000), EMU_EXIT_HLT); /* fired once */
+
+	/* cli; pushfq; or qword [rsp], 0x200; popfq; nop; hlt */
+	CODE_AT(e, CODE, 0xfa, 0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x02, 0x00, 0x00, 0x9d, 0x90,
+		0xf4);
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	emu_cpu_request_interrupt_window(&e->cpu);
+	assert_int_equal(emu_run(&e->cpu, 1000), EMU_EXIT_STOP);
+	assert_int_equal(e->cpu.st.rip, CODE + 11);
+
+	/* An injected interrupt clears the request. */
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	emu_cpu_request_interrupt_window(&e->cpu);
+	emu_cpu_inject_interrupt(&e->cpu, 0x40);
+	assert_int_equal(e->cpu.irq_window, 0);
+}
+
 /* A huge count still honours the budget and emu_request_stop;
  * REPE CMPSB stops on the first difference inside a chunk as before. */
 static void test_rep_huge_count(void **state)
@@ -227,6 +262,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_rep_chunks, env_setup_exc_exit, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_movs_overlap, env_setup_exc_exit,
+					    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupt_window, env_setup_exc_exit,
 					    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_huge_count, env_setup_exc_exit, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, env_setup_exc_exit,

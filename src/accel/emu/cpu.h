@@ -156,6 +156,7 @@ struct emu_cpu {
 	 * interrupt shadow is active or a stop was requested (see exec_int.c). */
 	uint32_t events;
 	uint8_t nmi_pending;
+	uint8_t irq_window;  /* emu_cpu_request_interrupt_window: stop when the window opens */
 	uint8_t delivering;  /* vector + 1 of the exception being delivered (double faults) */
 	uint8_t walk_global; /* the last successful page walk mapped a global page */
 	uint8_t walk_large;  /* ... a large page: log2 of its size minus 12 (0: 4 KiB) */
@@ -207,6 +208,13 @@ int emu_cpu_interrupt_window(struct emu_cpu *cpu);
  * after acknowledging the vector in its interrupt controller). A HLTed vCPU resumes after the
  * handler's IRET: call emu_run again. Same thread as emu_run (or while it is not running). */
 void emu_cpu_inject_interrupt(struct emu_cpu *cpu, uint8_t vector);
+
+/* The VMM has an interrupt to inject but the window is closed (IF=0 or an interrupt shadow):
+ * make emu_run return EMU_EXIT_STOP at the first block boundary where emu_cpu_interrupt_window
+ * holds (after STI and the instruction it shadows, POPF, IRET, SYSRET, ...), instead of at the
+ * end of its instruction budget. Cleared when it fires and by emu_cpu_inject_interrupt. Same
+ * thread as emu_run (or while it is not running). */
+void emu_cpu_request_interrupt_window(struct emu_cpu *cpu);
 
 /* Queue an NMI; delivered when NMIs are not blocked (blocked from NMI delivery until IRET). */
 void emu_cpu_inject_nmi(struct emu_cpu *cpu);

@@ -26,8 +26,12 @@
  * TSC-deadline(24) RDRAND(30, the VMM's rdrand callback; without one RDRAND reports failure). */
 #define EMU_L1_ECX_CX16 (1u << 13)
 #define EMU_L1_ECX ((1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 30))
-/* Leaf 7.0 EBX: ERMS(9, REP MOVSB/STOSB) ADX(19). */
-#define EMU_L7_EBX ((1u << 9) | (1u << 19))
+/* Leaf 7.0 EBX: TSC_ADJUST(1, IA32_TSC_ADJUST: the vCPU's TSC offset) ERMS(9, REP MOVSB/STOSB)
+ * ADX(19). With TSC_ADJUST, a constant and non-stop TSC and a known frequency, Linux trusts the
+ * TSC without its clocksource watchdog, which would otherwise compare it with the timer-tick
+ * count and, when the host deschedules the vCPU thread (ticks then arrive late), mark the TSC
+ * unstable and fall back to a slow clocksource. */
+#define EMU_L7_EBX ((1u << 1) | (1u << 9) | (1u << 19))
 /* Leaf 7.0 EDX: SPEC_CTRL(26: IA32_SPEC_CTRL and IA32_PRED_CMD exist) and
  * ARCH_CAPABILITIES(29). The interpreter does not speculate, so IA32_ARCH_CAPABILITIES
  * (EMU_ARCH_CAPABILITIES, emu_priv.h) reports every "not affected" bit; a guest kernel then needs

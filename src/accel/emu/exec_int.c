@@ -37,7 +37,7 @@ static int contributory(unsigned v)
 
 void emu_events_update(struct emu_cpu *c)
 {
-	uint32_t ev = (c->st.pending_irq != 0) | c->nmi_pending |
+	uint32_t ev = (c->st.pending_irq != 0) | c->nmi_pending | c->irq_window |
 		      ((c->st.flags & X86_STATE_INT_SHADOW) != 0) |
 		      __atomic_load_n(&c->stop_req, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->events, ev, __ATOMIC_RELAXED);
@@ -48,8 +48,15 @@ int emu_cpu_interrupt_window(struct emu_cpu *c)
 	return (c->st.rflags & F_IF) && !(c->st.flags & X86_STATE_INT_SHADOW) && !c->st.pending_irq;
 }
 
+void emu_cpu_request_interrupt_window(struct emu_cpu *c)
+{
+	c->irq_window = 1;
+	emu_events_update(c);
+}
+
 void emu_cpu_inject_interrupt(struct emu_cpu *c, uint8_t vector)
 {
+	c->irq_window = 0;
 	c->st.pending_irq = (uint32_t)vector + 1;
 	emu_events_update(c);
 }
@@ -317,6 +324,13 @@ int emu_events(struct emu_cpu *c, int *one_insn)
 		*one_insn = 1;
 		emu_events_update(c);
 		return 0;
+	}
+	if (c->irq_window && emu_cpu_interrupt_window(c)) {
+		/* The VMM waits for this: give it the vCPU to inject before the next instruction.
+		 */
+		c->irq_window = 0;
+		emu_events_update(c);
+		return EMU_EXIT_STOP;
 	}
 	if (c->nmi_pending && !(c->st.flags & X86_STATE_NMI_MASKED)) {
 		c->nmi_pending = 0;

@@ -323,9 +323,16 @@ static int vcpu_accept_irq(struct emu_vcpu *v, int *extint)
 	struct emu_vm *ev = emu_vm_of(v->vcpu->vm);
 	if (v->cpu.st.pending_irq)
 		return 1;
-	if (!emu_cpu_interrupt_window(&v->cpu))
-		return 0;
 	int vec = lapic_pending_vector(&v->lapic);
+	if (!emu_cpu_interrupt_window(&v->cpu)) {
+		/* Something to inject once IF is set: stop the run there rather than at the end
+		 * of the slice. */
+		if (vec >= 0 ||
+		    ((*extint || (v->vcpu->id == 0 && lapic_accepts_pic_intr(&v->lapic))) &&
+		     pic_has_intr(&ev->pic)))
+			emu_cpu_request_interrupt_window(&v->cpu);
+		return 0;
+	}
 	if (vec >= 0) {
 		lapic_ack(&v->lapic, (uint8_t)vec);
 		emu_cpu_inject_interrupt(&v->cpu, (uint8_t)vec);
