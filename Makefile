@@ -101,7 +101,7 @@ run: deps
 		--cmdline "$$(cat $(BUILD)/guest/cmdline)" --mem 512M $(RUN_ARGS)
 
 bench: deps
-	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests default-guest
+	@$(MAKE) --no-print-directory build $(BUILD)/vmon-static guests default-guest $(BUILD)/bench/blk_host
 	@bash bench/run.sh $(BUILD)
 
 fmt:

@@ -3,6 +3,7 @@
 #   startup.py    kvm: exec to first serial byte and to exit, VMM memory (multiboot guest)
 #   compute.py    emu vs QEMU TCG: guest instructions per second on a compute loop
 #   linux_emu.py  emu vs QEMU TCG: Linux boot to init and power-off, virtio-blk dd throughput
+#   blk_host      virtio-blk host-side cost per request, no guest (a fake queue)
 set -u
 BUILD=${1:-build}
 rc=0
@@ -13,4 +14,5 @@ else
 fi
 /usr/bin/python3 bench/compute.py "$BUILD" || rc=1
 /usr/bin/python3 bench/linux_emu.py "$BUILD" || rc=1
+"$BUILD/bench/blk_host" -s 1 || rc=1
 exit $rc
