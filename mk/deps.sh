@@ -7,7 +7,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make binutils libc6-dev)
 case "$what" in
-build) pkgs+=(libcmocka-dev liburing-dev libslirp-dev cpio lz4 python3-pytest qemu-system-x86 e2fsprogs iputils-ping) ;;
+build) pkgs+=(libcmocka-dev liburing-dev libslirp-dev cpio lz4 python3-pytest qemu-system-x86 e2fsprogs iputils-ping clang libclang-rt-14-dev) ;;
 bench) pkgs+=(libcmocka-dev liburing-dev libslirp-dev cpio lz4 python3-pytest qemu-system-x86 time) ;;
 cross) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libcmocka-dev:arm64) ;;
 esac

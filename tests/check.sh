@@ -19,6 +19,8 @@ else
 fi
 echo "== cross: the emu core and its unit tests on aarch64 (cross-built, run under qemu-aarch64)"
 make --no-print-directory -s cross-check BUILD="$BUILD" || rc=1
+echo "== fuzz: each libFuzzer harness briefly (ASan/UBSan), over its corpus and saved reproducers"
+bash tests/run-fuzz.sh "$BUILD" "${VMON_FUZZ_SECONDS:-10}" || rc=1
 echo "== guest tests"
 bash tests/run-guests.sh "$BUILD" || rc=1
 echo "== integration tests"
