@@ -16,6 +16,10 @@ struct evloop_handler {
 	int dead; /* removed while a dispatch round may still hold a pointer */
 };
 
+/* The loop this thread runs, if any. Set by the loop thread itself: a handler can run before
+ * pthread_create has returned el->thread to evloop_start. */
+static _Thread_local const struct evloop *loop_self;
+
 int evloop_init(struct evloop *el)
 {
 	memset(el, 0, sizeof(*el));
@@ -99,7 +103,7 @@ int evloop_del(struct evloop *el, int fd)
 	}
 	/* From another thread, wait until the current round (which may be running the handler)
 	 * ends; on the loop thread the round's own bookkeeping skips dead entries. */
-	if (ret == 0 && !(el->running && pthread_equal(pthread_self(), el->thread)))
+	if (ret == 0 && loop_self != el)
 		while (el->dispatching)
 			pthread_cond_wait(&el->idle, &el->lock);
 	/* Entries are freed only where no epoll result can still point at them: by the loop thread
@@ -115,6 +119,7 @@ static void *evloop_thread(void *arg)
 	struct evloop *el = arg;
 	struct epoll_event evs[32];
 
+	loop_self = el;
 	for (;;) {
 		int n = epoll_wait(el->epfd, evs, 32, -1);
 		if (n < 0) {
@@ -154,10 +159,17 @@ static void *evloop_thread(void *arg)
 
 int evloop_start(struct evloop *el)
 {
-	int err = pthread_create(&el->thread, NULL, evloop_thread, el);
-	if (err)
-		return -err;
+	/* running before the thread exists: a del racing with the first round must not reap. */
+	pthread_mutex_lock(&el->lock);
 	el->running = 1;
+	pthread_mutex_unlock(&el->lock);
+	int err = pthread_create(&el->thread, NULL, evloop_thread, el);
+	if (err) {
+		pthread_mutex_lock(&el->lock);
+		el->running = 0;
+		pthread_mutex_unlock(&el->lock);
+		return -err;
+	}
 	return 0;
 }
 

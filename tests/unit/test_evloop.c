@@ -86,11 +86,33 @@ static void test_del_from_handler(void **state)
 	close(fd);
 }
 
+/* A descriptor ready before the loop starts: the first round can run its handler before
+ * evloop_start has returned, and a del from that handler must not wait for its own round. */
+static void test_del_from_handler_at_start(void **state)
+{
+	for (int i = 0; i < 50; i++) {
+		struct evloop el;
+		struct counter c = {.el = &el, .del_self = 1};
+		assert_int_equal(evloop_init(&el), 0);
+		int fd = eventfd(0, EFD_NONBLOCK);
+		uint64_t one = 1;
+		assert_int_equal(write(fd, &one, 8), 8);
+		assert_int_equal(evloop_add(&el, fd, EPOLLIN, on_event, &c), 0);
+		assert_int_equal(evloop_start(&el), 0);
+		wait_hits(&c, 1);
+		assert_int_equal(atomic_load(&c.hits), 1);
+		evloop_stop(&el);
+		evloop_destroy(&el);
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dispatch_and_del),
 	    cmocka_unit_test(test_del_from_handler),
+	    cmocka_unit_test(test_del_from_handler_at_start),
 	};
 	return cmocka_run_group_tests_name("evloop", tests, NULL, NULL);
 }
