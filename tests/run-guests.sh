@@ -55,6 +55,7 @@ now_ms() {
 
 # ---- manifest ------------------------------------------------------------------------------
 names=() images=() cpus=() statuses=() markers=() cmdlines=() initrds=() only=() vmonargs=()
+disks=() diskchecks=() stdins=()
 while IFS= read -r line || [ -n "$line" ]; do
 	case $(trim "$line") in '' | '#'*) continue ;; esac
 	IFS='|' read -r f_name f_img f_cpus f_status f_marker f_cmd f_opts <<<"$line"
@@ -62,12 +63,15 @@ while IFS= read -r line || [ -n "$line" ]; do
 	if [ -n "$case_filter" ] && ! [[ $f_name =~ $case_filter ]]; then
 		continue
 	fi
-	f_initrd='' f_only='' f_vmon=''
+	f_initrd='' f_only='' f_vmon='' f_disk='' f_diskcheck='' f_stdin=''
 	for opt in $(trim "${f_opts:-}"); do
 		case $opt in
 		initrd=*) f_initrd=${opt#initrd=} ;;
 		backends=*) f_only=${opt#backends=} ;;
 		vmon=*) f_vmon=${opt#vmon=} ;;
+		disk=*) f_disk=${opt#disk=} ;;
+		disk_check=*) f_diskcheck=${opt#disk_check=} ;;
+		stdin=*) f_stdin=${opt#stdin=} ;;
 		*) echo "run-guests: $f_name: unknown option '$opt' in $manifest" >&2 ;;
 		esac
 	done
@@ -80,6 +84,9 @@ while IFS= read -r line || [ -n "$line" ]; do
 	initrds+=("$f_initrd")
 	only+=("$f_only")
 	vmonargs+=("${f_vmon//,/ }")
+	disks+=("$f_disk")
+	diskchecks+=("$f_diskcheck")
+	stdins+=("$f_stdin")
 done <"$manifest"
 
 if [ ${#names[@]} -eq 0 ]; then
@@ -112,9 +119,22 @@ backend_unusable() {
 	esac
 }
 
-# run_one BACKEND IMG CPUS CMDLINE INITRD LOG [VMON_ARGS]: runs the VM, returns its exit status.
+# make_disk FILE SECTORS: a raw disk image of SECTORS 512-byte sectors whose sector 0 holds
+# byte i = (7 * i + 1) mod 256 and the rest zeroes (the pattern virtio_blk.c checks).
+make_disk() {
+	local f=$1 n=$2 s='' o i
+	for ((i = 0; i < 512; i++)); do
+		printf -v o '\\%03o' $(((7 * i + 1) & 255))
+		s+=$o
+	done
+	# shellcheck disable=SC2059 # the format is the octal escapes built above
+	printf "$s" >"$f" && truncate -s $((n * 512)) "$f"
+}
+
+# run_one BACKEND IMG CPUS CMDLINE INITRD LOG [VMON_ARGS [STDIN]]: runs the VM, returns its exit
+# status. STDIN, when set, is written to the VMM's standard input (a pipe), else it is /dev/null.
 run_one() {
-	local backend=$1 img=$2 ncpu=$3 cmd=$4 initrd=$5 log=$6 extra=${7:-}
+	local backend=$1 img=$2 ncpu=$3 cmd=$4 initrd=$5 log=$6 extra=${7:-} input=${8:-}
 	local args
 	case $backend in
 	kvm | emu)
@@ -134,7 +154,11 @@ run_one() {
 		printf '$ %q' "$vmon" >"$log"
 		printf ' %q' "${args[@]}" >>"$log"
 		echo >>"$log"
-		timeout -k 5 "$timeout_s" "$vmon" "${args[@]}" </dev/null >>"$log" 2>&1
+		if [ -n "$input" ]; then
+			printf '%s' "$input" | timeout -k 5 "$timeout_s" "$vmon" "${args[@]}" >>"$log" 2>&1
+		else
+			timeout -k 5 "$timeout_s" "$vmon" "${args[@]}" </dev/null >>"$log" 2>&1
+		fi
 		;;
 	qemu)
 		args=(-M pc -accel tcg -m 64 -smp "$ncpu" -display none -serial stdio -no-reboot
@@ -170,8 +194,21 @@ for backend in $backends; do
 			fail=$((fail + 1))
 			continue
 		fi
+		extra=${vmonargs[$i]} disk=''
+		if [ -n "${disks[$i]}" ]; then
+			disk=$logs/$name.$backend.img
+			sectors=${disks[$i]%%:*} serial=''
+			[[ ${disks[$i]} == *:* ]] && serial=${disks[$i]#*:}
+			if ! make_disk "$disk" "$sectors"; then
+				echo "guest: $name [$backend]: FAIL (cannot create $disk)"
+				fail=$((fail + 1))
+				continue
+			fi
+			extra+=" --disk path=$disk${serial:+,serial=$serial}"
+		fi
 		t0=$(now_ms)
-		run_one "$backend" "$img" "${cpus[$i]}" "${cmdlines[$i]}" "$initrd" "$log" "${vmonargs[$i]}"
+		run_one "$backend" "$img" "${cpus[$i]}" "${cmdlines[$i]}" "$initrd" "$log" "$extra" \
+			"${stdins[$i]}"
 		rc=$?
 		ms=$(($(now_ms) - t0))
 		took="$((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
@@ -197,6 +234,9 @@ for backend in $backends; do
 		fi
 		if [ -n "${markers[$i]}" ] && ! grep -qaF -- "${markers[$i]}" "$log"; then
 			detail+=("marker not found: '${markers[$i]}'")
+		fi
+		if [ -n "$disk" ] && [ -n "${diskchecks[$i]}" ] && ! grep -qaF -- "${diskchecks[$i]}" "$disk"; then
+			detail+=("disk image $disk lacks '${diskchecks[$i]}'")
 		fi
 		failline=$(grep -m1 -aE '^vmon-test: [^ ]+: FAIL' "$log")
 		[ -n "$failline" ] && detail+=("${failline#vmon-test: }")

@@ -63,6 +63,9 @@ int main(const struct boot_info *bi);
 /* Value of "key=value" in the command line as an unsigned integer (decimal or 0x hex);
  * returns def when the key is absent or malformed. */
 uint64_t cmdline_uint(const char *key, uint64_t def);
+/* Value of "key=value" copied into buf (at most n - 1 characters, NUL-terminated); returns buf,
+ * or NULL when the key is absent. */
+const char *cmdline_str(const char *key, char *buf, size_t n);
 /* True when the command line contains the exact whitespace-separated word. */
 bool cmdline_has(const char *word);
 

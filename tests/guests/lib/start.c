@@ -160,6 +160,22 @@ bool cmdline_has(const char *word)
 	return cmdline_find(word, false) != NULL;
 }
 
+const char *cmdline_str(const char *key, char *buf, size_t n)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "%s=", key);
+	const char *v = cmdline_find(k, true);
+	if (!v || !n)
+		return NULL;
+	size_t i = 0;
+	while (v[i] && v[i] != ' ' && i + 1 < n) {
+		buf[i] = v[i];
+		i++;
+	}
+	buf[i] = 0;
+	return buf;
+}
+
 uint64_t cmdline_uint(const char *key, uint64_t def)
 {
 	char k[64];
