@@ -71,15 +71,11 @@ enum {
 	OP_COUNT
 };
 
-#define DESC_GPA 0x0u
-#define AVAIL_GPA 0x1000u
-#define USED_GPA 0x2000u
 #define ITABLE_GPA 0x3000u
 #define HDR_GPA 0x4000u
 #define STATUS_GPA 0x5000u
 #define DATA_GPA 0x8000u
 #define DISK_BYTES 0x10000u
-#define MAX_OPS 256
 
 static uint8_t *mem; /* FZV_MEM_SIZE bytes, page aligned: the two regions */
 static struct gmem gm;
@@ -87,46 +83,27 @@ static char dir[64], img[96], basef[96];
 static uint8_t pattern[DISK_BYTES];
 
 struct run {
+	struct fzv
+	    v; /* the device is a struct virtio_blk; v.q[0] is the driver's side of queue 0 */
 	struct virtio_blk_opts o;
-	struct virtio_blk *blk;
-	struct virtio_mmio *m;
-	uint32_t qsize;
-	uint64_t features;
-	struct vqb q; /* the driver's side of queue 0 (its avail idx shadow) */
-	int irq;
 };
 
-static void irq_set(void *ctx, unsigned gsi, int level)
+static void *create(struct fzv *v, struct virtio_dev **vdev)
 {
-	((struct run *)ctx)->irq = level;
-}
-
-static void notify_cb(void *ctx, unsigned q)
-{
-}
-
-/* Bring the device up: features, queue 0, DRIVER_OK. */
-static void bring_up(struct run *r)
-{
-	mmio_wr(r->m, VIRTIO_MMIO_STATUS, 0);
-	memset(mem, 0, 0x3000); /* the rings */
-	vqb_init(&r->q, &gm, r->qsize, DESC_GPA, AVAIL_GPA, USED_GPA);
-	mmio_negotiate(r->m, r->features);
-	mmio_setup_queue(r->m, 0, &r->q);
-	mmio_driver_ok(r->m);
-}
-
-static int make_dev(struct run *r, struct virtio_blk **blk, struct virtio_mmio **m)
-{
-	struct irq_line irq = {irq_set, r, 5};
+	struct virtio_blk *blk;
 	char err[256];
 
-	if (virtio_blk_create(&r->o, &gm, NULL, blk, err, sizeof(err))) {
+	if (virtio_blk_create(&FZV_OUTER(v, struct run)->o, &gm, NULL, &blk, err, sizeof(err))) {
 		fprintf(stderr, "fuzz: virtio_blk_create: %s\n", err);
 		abort();
 	}
-	FZ_CHECK(virtio_mmio_create(virtio_blk_dev(*blk), irq, notify_cb, r, m) == 0, "mmio");
-	return 0;
+	*vdev = virtio_blk_dev(blk);
+	return blk;
+}
+
+static void destroy(void *blk)
+{
+	virtio_blk_destroy(blk);
 }
 
 static void write_file(const char *path, const uint8_t *buf, size_t len)
@@ -147,7 +124,7 @@ static bool file_is(const char *path, const uint8_t *buf, size_t len)
 }
 
 /* A plausible request from the descriptors 0.. of the queue. */
-static void op_req(struct run *r, struct fz_in *in)
+static void op_req(struct fzv *v, struct fz_in *in)
 {
 	static const uint32_t types[] = {VIRTIO_BLK_T_IN,
 					 VIRTIO_BLK_T_OUT,
@@ -161,21 +138,22 @@ static void op_req(struct run *r, struct fz_in *in)
 	uint32_t nsect = fz_u8(in) % 40, nseg = fz_u8(in) % 4 + 1, swr = fz_u8(in) & 1;
 	bool in_dir = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	uint8_t h[16] = {0};
-	unsigned d = 0, q = r->qsize;
+	struct vqb *vq = &v->q[0];
+	unsigned d = 0, q = v->qsize;
 
 	if (nseg + 2 > q)
 		return;
 	memcpy(h, &type, 4);
 	memcpy(h + 8, &sector, 8);
 	memcpy(mem + HDR_GPA, h, 16);
-	vqb_write_desc(&r->q, d, HDR_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+	vqb_write_desc(vq, d, HDR_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 	d++;
 	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) {
 		uint32_t num = nsect, flags = type == VIRTIO_BLK_T_WRITE_ZEROES ? nseg & 1 : 0;
 		memcpy(mem + DATA_GPA, &sector, 8);
 		memcpy(mem + DATA_GPA + 8, &num, 4);
 		memcpy(mem + DATA_GPA + 12, &flags, 4);
-		vqb_write_desc(&r->q, d, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+		vqb_write_desc(vq, d, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 		d++;
 	} else if (type != VIRTIO_BLK_T_FLUSH) {
 		uint32_t total = type == VIRTIO_BLK_T_GET_ID ? 20 : nsect * 512;
@@ -185,35 +163,63 @@ static void op_req(struct run *r, struct fz_in *in)
 			/* Odd addresses, and the last segment across the region boundary. */
 			uint64_t a = i + 1 < nseg ? DATA_GPA + 0x1001ull * i : FZV_REGION - len / 2;
 			vqb_write_desc(
-			    &r->q, d, a, len,
+			    vq, d, a, len,
 			    (uint16_t)(VIRTQ_DESC_F_NEXT | (in_dir ? VIRTQ_DESC_F_WRITE : 0)),
 			    (uint16_t)(d + 1));
 			d++;
 		}
 	}
-	vqb_write_desc(&r->q, d, STATUS_GPA, 1, swr ? VIRTQ_DESC_F_WRITE : 0, 0);
+	vqb_write_desc(vq, d, STATUS_GPA, 1, swr ? VIRTQ_DESC_F_WRITE : 0, 0);
 	mem[STATUS_GPA] = 0xee;
-	vqb_publish(&r->q, 0);
+	vqb_publish(vq, 0);
 }
 
-static void op_round(struct run *r)
+static void own(struct fzv *v, unsigned op, struct fz_in *in)
 {
-	static struct virtio_mmio_state a, b;
-	struct virtio_blk *blk2;
-	struct virtio_mmio *m2;
-
-	FZ_CHECK(virtio_blk_drain(r->blk) == 0, "drain");
-	FZ_CHECK(virtio_mmio_save(r->m, &a) == 0, "save after drain failed");
-	make_dev(r, &blk2, &m2);
-	FZ_CHECK(virtio_mmio_load(m2, &a) == 0, "a fresh device refused the saved state");
-	FZ_CHECK(virtio_mmio_save(m2, &b) == 0, "save of the loaded device");
-	FZ_CHECK(!memcmp(&a, &b, sizeof(a)), "state differs after load");
-	/* Continue on the new device (the old one is gone, as after a restore). */
-	virtio_mmio_destroy(r->m);
-	virtio_blk_destroy(r->blk);
-	r->blk = blk2;
-	r->m = m2;
+	switch (op) {
+	case OP_AVAIL:
+		vqb_publish(&v->q[0], fz_u16(in));
+		break;
+	case OP_POLL:
+		virtio_blk_poll(v->dev);
+		break;
+	case OP_DRAIN:
+		FZ_CHECK(virtio_blk_drain(v->dev) == 0, "drain");
+		break;
+	case OP_REQ:
+		op_req(v, in);
+		break;
+	case OP_ROUND: /* on a drained device (nothing in flight), then as the others */
+		FZ_CHECK(virtio_blk_drain(v->dev) == 0, "drain");
+		fzv_round(v);
+		break;
+	case OP_FLAGS: {
+		uint16_t val = fz_u16(in);
+		vqb_set_avail_flags(&v->q[0], val & 1);
+		vqb_set_used_event(&v->q[0], val);
+		break;
+	}
+	}
 }
+
+static const struct fzv_dev blk = {
+    .nq = 1,
+    .nops = OP_COUNT,
+    .ops = {[OP_POKE] = FZV_POKE,
+	    [OP_DESC] = FZV_DESC,
+	    [OP_IDX] = FZV_IDX,
+	    [OP_NOTIFY] = FZV_NOTIFY,
+	    [OP_RESET] = FZV_RESET,
+	    [OP_CONFIG] = FZV_CONFIG},
+    .itable = ITABLE_GPA,
+    .itable_len = 64,
+    .move_to = DATA_GPA,
+    .notify_rounds = 16,
+    .config_len = 72,
+    .create = create,
+    .destroy = destroy,
+    .own = own,
+};
 
 /* The scratch directory goes when the fuzzer exits normally. */
 static void cleanup(void)
@@ -247,12 +253,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_in in = fz_init(data, size);
 	struct run r = {0};
 	uint8_t flags = fz_u8(&in);
-	unsigned ops = 0;
-	bool needs_reset = false;
+	uint32_t qsize = 1u << (fz_u8(&in) % 9);
+	uint64_t features;
 
-	r.qsize = 1u << (fz_u8(&in) % 9);
 	fz_u8(&in);
-	memset(mem, 0, FZV_MEM_SIZE);
 	r.o.path = img;
 	r.o.readonly = flags & 1;
 	r.o.sync_io = !(flags & 4);
@@ -264,96 +268,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(img);
 		if (r.o.readonly) { /* a read-only overlay must exist: make one first */
 			r.o.readonly = false;
-			make_dev(&r, &r.blk, &r.m);
-			virtio_mmio_destroy(r.m);
-			virtio_blk_destroy(r.blk);
+			r.v.d = &blk;
+			r.v.gm = &gm;
+			fzv_make(&r.v, &r.v.dev, &r.v.m);
+			fzv_end(&r.v);
 			r.o.readonly = true;
 		}
 	} else {
 		write_file(img, pattern, DISK_BYTES);
 	}
-	r.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-		     (flags & 16 ? 0 : VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) |
-		     (flags & 32 ? 0 : VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) |
-		     VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX);
+	features = fzv_features(!(flags & 16), !(flags & 32)) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
+		   VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX);
 	if (!r.o.readonly)
-		r.features |=
+		features |=
 		    VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
-	make_dev(&r, &r.blk, &r.m);
-	bring_up(&r);
-
-	while (fz_left(&in) && ops++ < MAX_OPS) {
-		switch (fz_u8(&in) % OP_COUNT) {
-		case OP_POKE:
-			fzv_poke(&in, mem, &r.q, 1);
-			break;
-		case OP_DESC: {
-			uint64_t table = fz_u8(&in) & 1 ? ITABLE_GPA : DESC_GPA;
-			unsigned idx = fz_u8(&in) % (table == DESC_GPA ? r.qsize : 64);
-			uint32_t addr = fz_u32(&in), len = fz_u32(&in);
-			uint16_t fl = fz_u8(&in) & 7, next = fz_u8(&in);
-			if (addr < 0x80000000u)
-				addr %= 0x24000u;
-			if (len < 0x80000000u)
-				len %= 0x24000u;
-			/* Keep buffers out of the used ring, so fzv_check_used sees only the
-			 * device's entries (a buffer there is legal, it just makes the ring
-			 * garbage). */
-			if (addr < 0x80000000u && len < 0x80000000u && addr < USED_GPA + 0x1000 &&
-			    (uint64_t)addr + len > USED_GPA)
-				addr = DATA_GPA + addr % 0x1000;
-			vqb_write_desc_at(&gm, table, idx, addr, len, fl, next);
-			break;
-		}
-		case OP_AVAIL:
-			vqb_publish(&r.q, fz_u16(&in));
-			break;
-		case OP_IDX:
-			vqb_set_avail_idx(&r.q, fz_u16(&in));
-			break;
-		case OP_NOTIFY:
-			for (int i = 0; i < 16 && virtio_dev_notify(virtio_blk_dev(r.blk), 0); i++)
-				;
-			break;
-		case OP_POLL:
-			virtio_blk_poll(r.blk);
-			break;
-		case OP_DRAIN:
-			FZ_CHECK(virtio_blk_drain(r.blk) == 0, "drain");
-			break;
-		case OP_REQ:
-			op_req(&r, &in);
-			break;
-		case OP_RESET:
-			bring_up(&r);
-			needs_reset = false;
-			break;
-		case OP_ROUND:
-			op_round(&r);
-			break;
-		case OP_CONFIG: {
-			uint32_t off = fz_u8(&in) % 72;
-			unsigned sz = 1u << (fz_u8(&in) % 3);
-			(void)virtio_mmio_ops.read(r.m, VIRTIO_MMIO_CONFIG + off, sz);
-			break;
-		}
-		case OP_FLAGS: {
-			uint16_t v = fz_u16(&in);
-			vqb_set_avail_flags(&r.q, v & 1);
-			vqb_set_used_event(&r.q, v);
-			break;
-		}
-		}
-		fzv_check_needs_reset(r.m, &needs_reset);
-		fzv_check_used(&r.q, 0);
-	}
-	FZ_CHECK(virtio_blk_drain(r.blk) == 0, "drain");
+	fzv_start(&r.v, &blk, &gm, mem, qsize, features);
+	fzv_run(&r.v, &in);
+	FZ_CHECK(virtio_blk_drain(r.v.dev) == 0, "drain");
 	{
 		static struct virtio_mmio_state st;
-		FZ_CHECK(virtio_mmio_save(r.m, &st) == 0, "save after the final drain failed");
+		FZ_CHECK(virtio_mmio_save(r.v.m, &st) == 0, "save after the final drain failed");
 	}
-	virtio_mmio_destroy(r.m);
-	virtio_blk_destroy(r.blk);
+	fzv_end(&r.v);
 	if (r.o.base)
 		FZ_CHECK(file_is(basef, pattern, DISK_BYTES), "the overlay's base changed");
 	else if (r.o.readonly)

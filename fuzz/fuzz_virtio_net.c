@@ -73,10 +73,8 @@ enum {
 #define MEM_SIZE FZV_MEM_SIZE
 #define ITABLE_GPA 0x6000u
 #define BUF_GPA 0x8000u
-#define MAX_OPS 256
 #define MAX_FRAMES 16
 
-static const uint64_t ring_gpa[2][3] = {{0x0, 0x1000, 0x2000}, {0x3000, 0x4000, 0x5000}};
 static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static uint8_t *mem;
 static struct gmem gm;
@@ -93,12 +91,9 @@ struct fake_be {
 };
 
 struct run {
+	struct fzv v; /* the device is a struct virtio_net */
 	struct fake_be fb;
-	struct virtio_net *net;
-	struct virtio_mmio *m;
-	uint32_t qsize;
-	uint64_t features;
-	struct vqb q[2];
+	unsigned base; /* frames taken before the device was created */
 };
 
 static bool in_mem(const void *p, size_t len)
@@ -156,42 +151,39 @@ static int fb_set_offloads(struct net_backend *be, unsigned flags)
 static const struct net_backend_ops fb_ops = {
     .send = fb_send, .recv = fb_recv, .set_offloads = fb_set_offloads, .destroy = fb_destroy};
 
-static void irq_set(void *ctx, unsigned gsi, int level)
+static void *create(struct fzv *v, struct virtio_dev **vdev)
 {
+	struct virtio_net *net;
+
+	FZ_CHECK(virtio_net_create(&gm, &FZV_OUTER(v, struct run)->fb.be, mac, NULL, &net) == 0,
+		 "create");
+	*vdev = virtio_net_dev(net);
+	return net;
 }
 
-static void notify_cb(void *ctx, unsigned q)
+static void destroy(void *net)
 {
+	virtio_net_destroy(net); /* the fake back-end's destroy does nothing */
 }
 
-static void bring_up(struct run *r)
+static int notify(struct fzv *v, unsigned q)
 {
-	mmio_wr(r->m, VIRTIO_MMIO_STATUS, 0);
-	memset(mem, 0, 0x6000); /* the rings */
-	for (unsigned q = 0; q < 2; q++)
-		vqb_init(&r->q[q], &gm, r->qsize, ring_gpa[q][0], ring_gpa[q][1], ring_gpa[q][2]);
-	mmio_negotiate(r->m, r->features);
-	for (unsigned q = 0; q < 2; q++)
-		mmio_setup_queue(r->m, q, &r->q[q]);
-	mmio_driver_ok(r->m);
+	struct run *r = FZV_OUTER(v, struct run);
+
+	r->fb.sent = 0;
+	int more = virtio_dev_notify(fzv_vdev(v), q);
+	FZ_CHECK(r->fb.sent <= VIRTIO_NET_TX_BUDGET, "%u frames in one notify", r->fb.sent);
+	return more;
 }
 
-static void make_dev(struct run *r, struct virtio_net **net, struct virtio_mmio **m)
-{
-	FZ_CHECK(virtio_net_create(&gm, &r->fb.be, mac, NULL, net) == 0, "create");
-	FZ_CHECK(virtio_mmio_create(virtio_net_dev(*net), (struct irq_line){irq_set, r, 5},
-				    notify_cb, r, m) == 0,
-		 "mmio");
-}
-
-static void check_used(struct run *r)
+/* Every used receive entry holds data, every used transmit entry none. */
+static void check_used_len(struct fzv *v)
 {
 	for (unsigned q = 0; q < 2; q++) {
-		uint16_t used = vqb_used_idx(&r->q[q]);
-		for (uint16_t i = 0; i < r->qsize && i < used; i++) {
+		uint16_t used = vqb_used_idx(&v->q[q]);
+		for (uint16_t i = 0; i < v->qsize && i < used; i++) {
 			uint32_t id, len;
-			vqb_used_elem(&r->q[q], i, &id, &len);
-			FZ_CHECK(id < r->qsize, "queue %u used id %u", q, id);
+			vqb_used_elem(&v->q[q], i, &id, &len);
 			FZ_CHECK(q == VIRTIO_NET_TXQ ? len == 0 : len >= 1, "queue %u used len %u",
 				 q, len);
 		}
@@ -200,57 +192,106 @@ static void check_used(struct run *r)
 
 /* Receive accounting: every frame the device took from the back-end since it was created was
  * delivered, dropped (and counted), or is the one frame held. */
-static void check_rx(struct run *r, unsigned base)
+static void check_rx(struct run *r)
 {
 	struct virtio_net_stats st;
 	bool holding;
 
-	virtio_net_get_stats(r->net, &st, &holding);
-	FZ_CHECK(r->fb.head - base == st.rx_frames + st.rx_dropped + (holding ? 1u : 0u),
-		 "took %u frames, delivered %llu, dropped %llu, holding %d", r->fb.head - base,
+	virtio_net_get_stats(r->v.dev, &st, &holding);
+	FZ_CHECK(r->fb.head - r->base == st.rx_frames + st.rx_dropped + (holding ? 1u : 0u),
+		 "took %u frames, delivered %llu, dropped %llu, holding %d", r->fb.head - r->base,
 		 (unsigned long long)st.rx_frames, (unsigned long long)st.rx_dropped, holding);
 }
 
-static void op_round(struct run *r)
+static void check(struct fzv *v)
 {
-	static struct virtio_mmio_state a, b;
-	struct virtio_net *net2;
-	struct virtio_mmio *m2;
-
-	FZ_CHECK(virtio_mmio_save(r->m, &a) == 0, "save failed");
-	make_dev(r, &net2, &m2);
-	FZ_CHECK(virtio_mmio_load(m2, &a) == 0, "a fresh device refused the saved state");
-	FZ_CHECK(virtio_mmio_save(m2, &b) == 0, "save of the loaded device");
-	FZ_CHECK(!memcmp(&a, &b, sizeof(a)), "state differs after load");
-	virtio_mmio_destroy(r->m);
-	virtio_net_destroy(r->net); /* the fake back-end's destroy does nothing */
-	r->net = net2;
-	r->m = m2;
+	check_used_len(v);
+	check_rx(FZV_OUTER(v, struct run));
 }
 
 /* n receive buffers of len bytes each over BUF_GPA.., chained one per buffer. */
-static void op_bufs(struct run *r, unsigned n, uint32_t len)
+static void op_bufs(struct fzv *v, unsigned n, uint32_t len)
 {
-	for (unsigned i = 0; i < n && i < r->qsize; i++) {
+	for (unsigned i = 0; i < n && i < v->qsize; i++) {
 		uint64_t a = BUF_GPA + (uint64_t)i * len % (MEM_SIZE - BUF_GPA - 3000);
 		struct vqb_seg s = {a, len, 1};
-		r->q[0].next_free = (uint16_t)i;
-		uint16_t head = vqb_chain(&r->q[0], &s, 1);
-		uint16_t idx = gm_r16(&gm, ring_gpa[0][1] + 2);
-		vqb_put_head(&r->q[0], idx, head);
-		vqb_set_avail_idx(&r->q[0], (uint16_t)(idx + 1));
+		v->q[0].next_free = (uint16_t)i;
+		uint16_t head = vqb_chain(&v->q[0], &s, 1);
+		uint16_t idx = gm_r16(&gm, v->q[0].avail + 2);
+		vqb_put_head(&v->q[0], idx, head);
+		vqb_set_avail_idx(&v->q[0], (uint16_t)(idx + 1));
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void own(struct fzv *v, unsigned op, struct fz_in *in)
+{
+	struct run *r = FZV_OUTER(v, struct run);
+
+	switch (op) {
+	case OP_FRAME:
+	case OP_FRAMEH: {
+		uint16_t len = fz_u16(in) % 4000;
+		uint8_t seed = fz_u8(in);
+		struct net_vhdr h = {0};
+		if (op == OP_FRAMEH) {
+			h.flags = fz_u8(in);
+			h.gso_type = fz_u8(in);
+			h.csum_start = fz_u16(in);
+			h.csum_offset = fz_u16(in);
+		}
+		if (r->fb.tail - r->fb.head < MAX_FRAMES && len) {
+			r->fb.len[r->fb.tail % MAX_FRAMES] = len;
+			r->fb.seed[r->fb.tail % MAX_FRAMES] = seed;
+			r->fb.hdr[r->fb.tail % MAX_FRAMES] = h;
+			r->fb.tail++;
+		}
+		(void)virtio_net_rx(v->dev);
+		break;
+	}
+	case OP_RX:
+		(void)virtio_net_rx(v->dev);
+		break;
+	case OP_ROUND:
+		fzv_round(v);
+		r->base = r->fb.head; /* a held frame is not part of the state */
+		break;
+	case OP_BUFS: {
+		unsigned n = fz_u8(in) % 17;
+		uint32_t len = fz_u16(in) % 3000;
+		op_bufs(v, n, len);
+		break;
+	}
+	}
+}
+
+static const struct fzv_dev net = {
+    .nq = 2,
+    .nops = OP_COUNT,
+    .ops = {[OP_POKE] = FZV_POKE,
+	    [OP_DESC] = FZV_DESC,
+	    [OP_AVAIL] = FZV_AVAIL,
+	    [OP_IDX] = FZV_IDX,
+	    [OP_NOTIFY] = FZV_NOTIFY,
+	    [OP_CONFIG] = FZV_CONFIG,
+	    [OP_RESET] = FZV_RESET},
+    .itable = ITABLE_GPA,
+    .itable_len = 0x1000 / 16,
+    .move_to = BUF_GPA,
+    .notify_rounds = 64,
+    .config_len = 16,
+    .config_write = true,
+    .create = create,
+    .destroy = destroy,
+    .own = own,
+    .notify = notify,
+    .check = check,
+};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fz_log_setup();
-	mem = fzv_mem_init(&gm);
+	mem = fzv_init(&gm);
 	return 0;
 }
 
@@ -259,131 +300,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_in in = fz_init(data, size);
 	static struct run r;
 	uint8_t flags = fz_u8(&in);
-	unsigned ops = 0, base = 0;
-	bool needs_reset = false;
+	uint64_t features;
 
 	memset(&r, 0, sizeof(r));
 	r.fb.be.ops = &fb_ops;
 	r.fb.refuse = flags & 8;
 	if (flags & 16)
 		r.fb.be.offloads = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6;
-	r.qsize = 1u << (fz_u8(&in) % 8);
-	r.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
-		     (flags & 1 ? 0 : VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) |
-		     (flags & 2 ? 0 : VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) |
-		     (flags & 4 ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
+	uint32_t qsize = 1u << (fz_u8(&in) % 8);
+	features = fzv_features(!(flags & 1), !(flags & 2)) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+		   (flags & 4 ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	if ((flags & 48) == 48)
-		r.features |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
-			      VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
-			      VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
-			      VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
-			      (flags & 64 ? 0 : VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM));
-	memset(mem, 0, MEM_SIZE);
-	make_dev(&r, &r.net, &r.m);
-	bring_up(&r);
-	while (fz_left(&in) && ops++ < MAX_OPS) {
-		unsigned op = fz_u8(&in) % OP_COUNT;
-		switch (op) {
-		case OP_POKE:
-			fzv_poke(&in, mem, r.q, 2);
-			break;
-		case OP_DESC: {
-			unsigned q = fz_u8(&in) % 3, idx = fz_u8(&in);
-			uint64_t addr = fz_u32(&in);
-			uint32_t len = fz_u32(&in);
-			uint16_t fl = fz_u8(&in) & 7, next = fz_u8(&in);
-			if (addr < 0x80000000u)
-				addr %= 0x24000u;
-			if (len < 0x80000000u)
-				len %= 0x24000u;
-			/* Keep buffers out of the used rings, so check_used sees only the device's
-			 * entries. */
-			for (unsigned k = 0; k < 2; k++)
-				if (addr < 0x80000000u && len < 0x80000000u &&
-				    addr < ring_gpa[k][2] + 0x1000 && addr + len > ring_gpa[k][2])
-					addr = BUF_GPA + addr % 0x1000;
-			uint64_t table = q == 2 ? ITABLE_GPA : ring_gpa[q][0];
-			idx = q < 2 ? idx % r.qsize : idx % (0x1000 / 16);
-			vqb_write_desc_at(&gm, table, idx, addr, len, fl, next);
-			break;
-		}
-		case OP_AVAIL: {
-			unsigned q = fz_u8(&in) & 1;
-			uint16_t head = fz_u16(&in), idx = gm_r16(&gm, ring_gpa[q][1] + 2);
-			vqb_put_head(&r.q[q], idx, head);
-			vqb_set_avail_idx(&r.q[q], (uint16_t)(idx + 1));
-			break;
-		}
-		case OP_IDX: {
-			unsigned q = fz_u8(&in) & 1;
-			vqb_set_avail_idx(&r.q[q], fz_u16(&in));
-			break;
-		}
-		case OP_NOTIFY: {
-			unsigned q = fz_u8(&in) & 1;
-			for (unsigned rounds = 0; rounds < 64; rounds++) {
-				r.fb.sent = 0;
-				int more = virtio_dev_notify(virtio_net_dev(r.net), q);
-				FZ_CHECK(r.fb.sent <= VIRTIO_NET_TX_BUDGET,
-					 "%u frames in one notify", r.fb.sent);
-				if (!more)
-					break;
-			}
-			break;
-		}
-		case OP_FRAME:
-		case OP_FRAMEH: {
-			uint16_t len = fz_u16(&in) % 4000;
-			uint8_t seed = fz_u8(&in);
-			struct net_vhdr h = {0};
-			if (op == OP_FRAMEH) {
-				h.flags = fz_u8(&in);
-				h.gso_type = fz_u8(&in);
-				h.csum_start = fz_u16(&in);
-				h.csum_offset = fz_u16(&in);
-			}
-			if (r.fb.tail - r.fb.head < MAX_FRAMES && len) {
-				r.fb.len[r.fb.tail % MAX_FRAMES] = len;
-				r.fb.seed[r.fb.tail % MAX_FRAMES] = seed;
-				r.fb.hdr[r.fb.tail % MAX_FRAMES] = h;
-				r.fb.tail++;
-			}
-			(void)virtio_net_rx(r.net);
-			break;
-		}
-		case OP_RX:
-			(void)virtio_net_rx(r.net);
-			break;
-		case OP_CONFIG: {
-			uint32_t off = fz_u8(&in) % 16, sz = 1u << (fz_u8(&in) % 3);
-			int w = fz_u8(&in) & 1;
-			uint32_t val = fz_u32(&in);
-			if (w)
-				virtio_mmio_ops.write(r.m, VIRTIO_MMIO_CONFIG + off, sz, val);
-			else
-				(void)virtio_mmio_ops.read(r.m, VIRTIO_MMIO_CONFIG + off, sz);
-			break;
-		}
-		case OP_RESET:
-			bring_up(&r);
-			needs_reset = false;
-			break;
-		case OP_ROUND:
-			op_round(&r);
-			base = r.fb.head; /* a held frame is not part of the state */
-			break;
-		case OP_BUFS: {
-			unsigned n = fz_u8(&in) % 17;
-			uint32_t len = fz_u16(&in) % 3000;
-			op_bufs(&r, n, len);
-			break;
-		}
-		}
-		check_used(&r);
-		check_rx(&r, base);
-		fzv_check_needs_reset(r.m, &needs_reset);
-	}
-	virtio_mmio_destroy(r.m);
-	virtio_net_destroy(r.net);
+		features |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
+			    (flags & 64 ? 0 : VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM));
+	fzv_start(&r.v, &net, &gm, mem, qsize, features);
+	fzv_run(&r.v, &in);
+	fzv_end(&r.v);
 	return 0;
 }

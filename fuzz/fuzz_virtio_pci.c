@@ -37,6 +37,7 @@
 #include "core/bus.h"
 #include "core/gmem.h"
 #include "fuzz_input.h"
+#include "fuzz_virtio.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_pci.h"
 #include "virtq_builder.h"
@@ -244,18 +245,6 @@ static void check_intx(struct side *r)
 	FZ_CHECK(status == (r->level != 0), "status interrupt bit %d, line %d", status, r->level);
 }
 
-static void check_used(struct run *r)
-{
-	for (unsigned q = 0; q < 2; q++) {
-		uint16_t used = vqb_used_idx(&r->q[q]);
-		for (uint16_t i = 0; i < QSIZE && i < used; i++) {
-			uint32_t id, len;
-			vqb_used_elem(&r->q[q], i, &id, &len);
-			FZ_CHECK(id < QSIZE, "queue %u used id %u", q, id);
-		}
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -320,27 +309,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)virtio_pci_msix_ops.read(r.s->p, off, 1u << (fz_u8(&in) % 4));
 			break;
 		}
-		case OP_POKE: {
-			uint32_t off = fz_u16(&in) % MEM_SIZE;
-			size_t n = fz_u8(&in);
-			uint8_t buf[256];
-			if (n > MEM_SIZE - off)
-				n = MEM_SIZE - off;
-			fz_fill(&in, buf, n);
-			bool hits_used = false;
-			for (unsigned q = 0; q < 2; q++)
-				hits_used |= off < ring(q, 2) + 0x1000 && off + n > ring(q, 2);
-			if (!hits_used)
-				memcpy(mem + off, buf, n);
+		case OP_POKE:
+			fzv_poke_mem(&in, mem, MEM_SIZE, 1, r.q, 2);
 			break;
-		}
-		case OP_NOTIFY: {
-			unsigned q = fz_u8(&in) & 1;
-			for (unsigned rounds = 0; rounds < 64; rounds++)
-				if (!virtio_dev_notify(virtio_console_dev(r.s->con), q))
-					break;
+		case OP_NOTIFY:
+			fzv_notify_until_idle(virtio_console_dev(r.s->con), fz_u8(&in) & 1, 64);
 			break;
-		}
 		case OP_SETUP:
 			setup(&r, fz_u8(&in));
 			break;
@@ -373,7 +347,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 "MSI sent with command 0x%x/0x%x, MSI-X control 0x%x/0x%x", cmd, cmd2, ctl,
 			 ctl2);
 		check_intx(r.s);
-		check_used(&r);
+		for (unsigned q = 0; q < 2; q++)
+			fzv_check_used(&r.q[q], q);
 	}
 	unmake(r.s);
 	return 0;

@@ -72,31 +72,16 @@ enum {
 #define PKT_DATA 0xb000u
 #define RXBUF_GPA 0x10000u
 #define RXBUF_LEN 0x800u
-#define MAX_OPS 256
 #define MAX_PEERS 16
 
-static const uint64_t ring_gpa[3][3] = {
-    {0x0, 0x1000, 0x2000}, {0x3000, 0x4000, 0x5000}, {0x6000, 0x7000, 0x8000}};
 static uint8_t *mem;
 static struct gmem gm;
 
 struct run {
-	struct virtio_vsock *v;
-	struct virtio_mmio *m;
-	uint32_t qsize;
-	uint64_t features;
-	struct vqb q[3];
+	struct fzv v; /* the device is a struct virtio_vsock */
 	int peer[MAX_PEERS];
 	unsigned npeer;
 };
-
-static void irq_set(void *ctx, unsigned gsi, int level)
-{
-}
-
-static void notify_cb(void *ctx, unsigned q)
-{
-}
 
 static int pair(struct run *r)
 {
@@ -121,46 +106,22 @@ static size_t fake_established(void *ctx, uint32_t host_port, char *buf, size_t 
 	return (size_t)snprintf(buf, cap, "OK %u\n", host_port);
 }
 
-static void bring_up(struct run *r)
+static void *create(struct fzv *v, struct virtio_dev **vdev)
 {
-	mmio_wr(r->m, VIRTIO_MMIO_STATUS, 0);
-	memset(mem, 0, 0x9000); /* the rings */
-	for (unsigned q = 0; q < 3; q++)
-		vqb_init(&r->q[q], &gm, r->qsize, ring_gpa[q][0], ring_gpa[q][1], ring_gpa[q][2]);
-	mmio_negotiate(r->m, r->features);
-	for (unsigned q = 0; q < 3; q++)
-		mmio_setup_queue(r->m, q, &r->q[q]);
-	mmio_driver_ok(r->m);
+	struct virtio_vsock_backend be = {fake_connect, fake_established, FZV_OUTER(v, struct run)};
+	struct virtio_vsock *vs;
+
+	FZ_CHECK(virtio_vsock_create(&gm, CID, NULL, &be, &vs) == 0, "create");
+	*vdev = virtio_vsock_dev(vs);
+	return vs;
 }
 
-static void make_dev(struct run *r, struct virtio_vsock **v, struct virtio_mmio **m)
+static void destroy(void *vs)
 {
-	struct virtio_vsock_backend be = {fake_connect, fake_established, r};
-
-	FZ_CHECK(virtio_vsock_create(&gm, CID, NULL, &be, v) == 0, "create");
-	FZ_CHECK(virtio_mmio_create(virtio_vsock_dev(*v), (struct irq_line){irq_set, r, 5},
-				    notify_cb, r, m) == 0,
-		 "mmio");
+	virtio_vsock_destroy(vs);
 }
 
-static void op_round(struct run *r)
-{
-	static struct virtio_mmio_state a, b;
-	struct virtio_vsock *v2;
-	struct virtio_mmio *m2;
-
-	FZ_CHECK(virtio_mmio_save(r->m, &a) == 0, "save failed");
-	make_dev(r, &v2, &m2);
-	FZ_CHECK(virtio_mmio_load(m2, &a) == 0, "a fresh device refused the saved state");
-	FZ_CHECK(virtio_mmio_save(m2, &b) == 0, "save of the loaded device");
-	FZ_CHECK(!memcmp(&a, &b, sizeof(a)), "state differs after load");
-	virtio_mmio_destroy(r->m);
-	virtio_vsock_destroy(r->v);
-	r->v = v2;
-	r->m = m2;
-}
-
-static void op_pkt(struct run *r, struct fz_in *in)
+static void op_pkt(struct fzv *v, struct fz_in *in)
 {
 	struct virtio_vsock_hdr h = {.src_cid = CID, .dst_cid = VIRTIO_VSOCK_HOST_CID};
 	uint8_t raw[VIRTIO_VSOCK_HDR_LEN];
@@ -193,11 +154,10 @@ static void op_pkt(struct run *r, struct fz_in *in)
 	}
 	if (dlen)
 		s[n++] = (struct vqb_seg){PKT_DATA, dlen, 0};
-	if (n > r->qsize)
+	if (n > v->qsize)
 		return;
-	vqb_add(&r->q[VIRTIO_VSOCK_TXQ], s, n);
-	for (unsigned k = 0; k < 64 && virtio_dev_notify(virtio_vsock_dev(r->v), 1); k++)
-		;
+	vqb_add(&v->q[VIRTIO_VSOCK_TXQ], s, n);
+	fzv_notify_until_idle(fzv_vdev(v), 1, 64);
 }
 
 static void op_hio(struct run *r, struct fz_in *in)
@@ -228,12 +188,71 @@ static void op_hio(struct run *r, struct fz_in *in)
 	}
 }
 
+static void own(struct fzv *v, unsigned op, struct fz_in *in)
+{
+	struct run *r = FZV_OUTER(v, struct run);
+
+	switch (op) {
+	case OP_PKT:
+		op_pkt(v, in);
+		break;
+	case OP_RXBUF: {
+		unsigned n = fz_u8(in) % 33;
+		for (unsigned i = 0; i < n; i++) {
+			struct vqb_seg s = {RXBUF_GPA + RXBUF_LEN * (i % 32), RXBUF_LEN, 1};
+			vqb_add(&v->q[VIRTIO_VSOCK_RXQ], &s, 1);
+		}
+		virtio_dev_notify(fzv_vdev(v), VIRTIO_VSOCK_RXQ);
+		break;
+	}
+	case OP_HCONN: {
+		uint32_t port = fz_u8(in), hp;
+		int fd = pair(r);
+		if (fd >= 0 && virtio_vsock_host_connect(v->dev, fd, port, &hp))
+			close(fd);
+		break;
+	}
+	case OP_HIO:
+		op_hio(r, in);
+		break;
+	case OP_POLL:
+		virtio_vsock_poll(v->dev);
+		break;
+	case OP_KICK:
+		virtio_vsock_kick(v->dev);
+		break;
+	}
+}
+
+static void check(struct fzv *v)
+{
+	FZ_CHECK(virtio_vsock_nr_conns(v->dev) <= VIRTIO_VSOCK_MAX_CONNS, "too many conns");
+}
+
+static const struct fzv_dev vsock = {
+    .nq = 3,
+    .nops = OP_COUNT,
+    .ops = {[OP_POKE] = FZV_POKE,
+	    [OP_DESC] = FZV_DESC,
+	    [OP_AVAIL] = FZV_AVAIL,
+	    [OP_IDX] = FZV_IDX,
+	    [OP_NOTIFY] = FZV_NOTIFY,
+	    [OP_RESET] = FZV_RESET,
+	    [OP_ROUND] = FZV_ROUND},
+    .itable = ITABLE_GPA,
+    .itable_len = 0x1000 / 16,
+    .notify_rounds = 64,
+    .create = create,
+    .destroy = destroy,
+    .own = own,
+    .check = check,
+};
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fz_log_setup();
-	mem = fzv_mem_init(&gm);
+	mem = fzv_init(&gm);
 	return 0;
 }
 
@@ -242,99 +261,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_in in = fz_init(data, size);
 	struct run r = {0};
 	uint8_t flags = fz_u8(&in);
-	unsigned ops = 0;
-	bool needs_reset = false;
 	int fd_mark = fcntl(0, F_DUPFD_CLOEXEC, 0);
 
 	close(fd_mark);
-	r.qsize = 1u << (fz_u8(&in) % 8);
-	r.features = VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-		     (flags & 1 ? 0 : VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) |
-		     (flags & 2 ? 0 : VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
-	memset(mem, 0, FZV_MEM_SIZE);
-	make_dev(&r, &r.v, &r.m);
-	bring_up(&r);
-	while (fz_left(&in) && ops++ < MAX_OPS) {
-		struct virtio_dev *vdev = virtio_vsock_dev(r.v);
-		switch (fz_u8(&in) % OP_COUNT) {
-		case OP_POKE:
-			fzv_poke(&in, mem, r.q, 3);
-			break;
-		case OP_DESC: {
-			unsigned q = fz_u8(&in) % 4, idx = fz_u8(&in);
-			uint64_t addr = fz_u32(&in);
-			uint32_t len = fz_u32(&in);
-			uint16_t fl = fz_u8(&in) & 7, next = fz_u8(&in);
-			if (addr < 0x80000000u)
-				addr %= 0x24000u;
-			if (len < 0x80000000u)
-				len %= 0x24000u;
-			uint64_t table = q == 3 ? ITABLE_GPA : ring_gpa[q][0];
-			idx %= q == 3 ? 0x1000 / 16 : r.qsize;
-			vqb_write_desc_at(&gm, table, idx, addr, len, fl, next);
-			break;
-		}
-		case OP_AVAIL: {
-			unsigned q = fz_u8(&in) % 3;
-			uint16_t head = fz_u16(&in), idx = gm_r16(&gm, ring_gpa[q][1] + 2);
-			vqb_put_head(&r.q[q], idx, head);
-			vqb_set_avail_idx(&r.q[q], (uint16_t)(idx + 1));
-			break;
-		}
-		case OP_IDX: {
-			unsigned q = fz_u8(&in) % 3;
-			vqb_set_avail_idx(&r.q[q], fz_u16(&in));
-			break;
-		}
-		case OP_NOTIFY: {
-			unsigned q = fz_u8(&in) % 3;
-			for (unsigned k = 0; k < 64 && virtio_dev_notify(vdev, q); k++)
-				;
-			break;
-		}
-		case OP_PKT:
-			op_pkt(&r, &in);
-			break;
-		case OP_RXBUF: {
-			unsigned n = fz_u8(&in) % 33;
-			for (unsigned i = 0; i < n; i++) {
-				struct vqb_seg s = {RXBUF_GPA + RXBUF_LEN * (i % 32), RXBUF_LEN, 1};
-				vqb_add(&r.q[VIRTIO_VSOCK_RXQ], &s, 1);
-			}
-			virtio_dev_notify(vdev, VIRTIO_VSOCK_RXQ);
-			break;
-		}
-		case OP_HCONN: {
-			uint32_t port = fz_u8(&in), hp;
-			int fd = pair(&r);
-			if (fd >= 0 && virtio_vsock_host_connect(r.v, fd, port, &hp))
-				close(fd);
-			break;
-		}
-		case OP_HIO:
-			op_hio(&r, &in);
-			break;
-		case OP_POLL:
-			virtio_vsock_poll(r.v);
-			break;
-		case OP_RESET:
-			bring_up(&r);
-			needs_reset = false;
-			break;
-		case OP_ROUND:
-			op_round(&r);
-			break;
-		case OP_KICK:
-			virtio_vsock_kick(r.v);
-			break;
-		}
-		for (unsigned q = 0; q < 3; q++)
-			fzv_check_used(&r.q[q], q);
-		fzv_check_needs_reset(r.m, &needs_reset);
-		FZ_CHECK(virtio_vsock_nr_conns(r.v) <= VIRTIO_VSOCK_MAX_CONNS, "too many conns");
-	}
-	virtio_mmio_destroy(r.m);
-	virtio_vsock_destroy(r.v);
+	uint32_t qsize = 1u << (fz_u8(&in) % 8);
+	fzv_start(&r.v, &vsock, &gm, mem, qsize, fzv_features(!(flags & 1), !(flags & 2)));
+	fzv_run(&r.v, &in);
+	fzv_end(&r.v);
 	for (unsigned i = 0; i < r.npeer; i++)
 		close(r.peer[i]);
 	int after = fcntl(0, F_DUPFD_CLOEXEC, 0);
