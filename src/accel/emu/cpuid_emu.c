@@ -32,12 +32,14 @@
  * count and, when the host deschedules the vCPU thread (ticks then arrive late), mark the TSC
  * unstable and fall back to a slow clocksource. */
 #define EMU_L7_EBX ((1u << 1) | (1u << 9) | (1u << 19))
-/* Leaf 7.0 EDX: SPEC_CTRL(26: IA32_SPEC_CTRL and IA32_PRED_CMD exist) and
- * ARCH_CAPABILITIES(29). The interpreter does not speculate, so IA32_ARCH_CAPABILITIES
- * (EMU_ARCH_CAPABILITIES, emu_priv.h) reports every "not affected" bit; a guest kernel then needs
- * neither page-table isolation nor retpolines, return thunks or buffer clearing, which would
- * otherwise cost it a TLB flush on every kernel entry and extra instructions on every call. */
-#define EMU_L7_EDX ((1u << 26) | (1u << 29))
+/* Leaf 7.0 EDX: ARCH_CAPABILITIES(29). The interpreter does not speculate, so
+ * IA32_ARCH_CAPABILITIES (EMU_ARCH_CAPABILITIES, emu_priv.h) reports every "not affected" bit; a
+ * guest kernel then needs neither page-table isolation nor retpolines, return thunks or buffer
+ * clearing, which would otherwise cost it a TLB flush on every kernel entry and extra
+ * instructions on every call. SPEC_CTRL(26) is not advertised: with it, Debian's kernel on two
+ * vCPUs stopped making progress early in its boot (not yet understood; the MSRs themselves are
+ * kept, see msr.c). */
+#define EMU_L7_EDX (1u << 29)
 /* Leaf 7.2 EDX: BHI_CTRL(4): IA32_SPEC_CTRL.BHI_DIS_S exists, so Linux need not clear the branch
  * history in software on every system call. */
 #define EMU_L7_2_EDX (1u << 4)
