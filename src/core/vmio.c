@@ -3,6 +3,7 @@
 #include "arch/x86/layout.h"
 #include "core/log.h"
 #include "core/vm.h"
+#include "core/vqkick.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -33,9 +34,7 @@ struct vmio_slot {
 	char name[24];
 	int registered; /* on vm->mmio */
 
-	int kick_fd;	     /* eventfd: some bit of pending is set */
-	int kick_watched;    /* kick_fd is on the loop */
-	atomic_uint pending; /* bit q: queue q was notified and not processed yet */
+	struct vq_kick kick; /* queue notifies to the event loop (core/vqkick.h) */
 	int nr_ioeventfd;    /* queues with an ioeventfd (0, or every queue) */
 	struct vmio_queue q[VIRTIO_MAX_QUEUES];
 
@@ -45,46 +44,12 @@ struct vmio_slot {
 	atomic_int level; /* what the transport last set the line to */
 };
 
-static void efd_signal(int fd)
-{
-	uint64_t one = 1;
-	ssize_t w = write(fd, &one, sizeof(one));
-	(void)w; /* EAGAIN: the counter is already non-zero, the reader will run */
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-	ssize_t r = read(fd, &v, sizeof(v));
-	(void)r;
-}
-
-/* Loop thread: run queue q; a device that left work is queued again behind other handlers. */
-static void vmio_process(struct vmio_slot *s, unsigned q)
-{
-	if (virtio_dev_notify(s->vdev, q)) {
-		atomic_fetch_or(&s->pending, 1u << q);
-		efd_signal(s->kick_fd);
-	}
-}
-
-static void vmio_on_kick(void *ctx, int fd, uint32_t events)
-{
-	struct vmio_slot *s = ctx;
-
-	efd_drain(fd);
-	unsigned bits = atomic_exchange(&s->pending, 0);
-	for (unsigned q = 0; bits; q++, bits >>= 1)
-		if (bits & 1)
-			vmio_process(s, q);
-}
-
 static void vmio_on_ioeventfd(void *ctx, int fd, uint32_t events)
 {
 	struct vmio_queue *vq = ctx;
 
-	efd_drain(fd);
-	vmio_process(vq->s, vq->q);
+	vq_efd_drain(fd);
+	vq_kick_run(&vq->s->kick, vq->q);
 }
 
 /* Transport callback (vCPU thread, or the DRIVER_OK kick; no lock held). */
@@ -92,10 +57,7 @@ static void vmio_notify(void *ctx, unsigned q)
 {
 	struct vmio_slot *s = ctx;
 
-	if (q >= VIRTIO_MAX_QUEUES)
-		return;
-	atomic_fetch_or(&s->pending, 1u << q);
-	efd_signal(s->kick_fd);
+	vq_kick_post(&s->kick, q);
 }
 
 /* The transport's irq_line (device lock held). */
@@ -106,7 +68,7 @@ static void vmio_irq_set(void *ctx, unsigned gsi, int level)
 	atomic_store(&s->level, level ? 1 : 0);
 	if (s->irq_fd >= 0) {
 		if (level)
-			efd_signal(s->irq_fd);
+			vq_efd_signal(s->irq_fd);
 		/* Lowering needs nothing: the backend lowers the line at EOI. */
 		return;
 	}
@@ -119,9 +81,9 @@ static void vmio_on_resample(void *ctx, int fd, uint32_t events)
 {
 	struct vmio_slot *s = ctx;
 
-	efd_drain(fd);
+	vq_efd_drain(fd);
 	if (atomic_load(&s->level))
-		efd_signal(s->irq_fd);
+		vq_efd_signal(s->irq_fd);
 }
 
 static void vmio_irqfd_setup(struct vmio_slot *s)
@@ -229,14 +191,9 @@ int vmio_create(struct vm *vm, struct evloop *el, unsigned n, struct virtio_dev 
 		s->q[i] = (struct vmio_queue){s, i, -1};
 	snprintf(s->name, sizeof(s->name), "virtio-mmio.%u", n);
 
-	s->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->kick_fd < 0) {
-		ret = -errno;
+	vq_kick_preinit(&s->kick);
+	if ((ret = vq_kick_init(&s->kick, el, vdev)))
 		goto fail;
-	}
-	if ((ret = evloop_add(el, s->kick_fd, EPOLLIN, vmio_on_kick, s)))
-		goto fail;
-	s->kick_watched = 1;
 	vmio_irqfd_setup(s);
 	ret = virtio_mmio_create(vdev, (struct irq_line){vmio_irq_set, s, s->gsi}, vmio_notify, s,
 				 &s->mmio);
@@ -270,16 +227,13 @@ void vmio_destroy(struct vmio_slot *s)
 		close(s->irq_fd);
 		close(s->resample_fd);
 	}
-	if (s->kick_watched)
-		evloop_del(s->el, s->kick_fd);
-	if (s->kick_fd >= 0)
-		close(s->kick_fd);
+	vq_kick_destroy(&s->kick);
 	free(s);
 }
 
 void vmio_reset(struct vmio_slot *s)
 {
-	atomic_store(&s->pending, 0);
+	vq_kick_clear(&s->kick);
 	virtio_mmio_reset(s->mmio);
 }
 

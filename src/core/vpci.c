@@ -3,6 +3,7 @@
 #include "arch/x86/layout.h"
 #include "core/log.h"
 #include "core/vm.h"
+#include "core/vqkick.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -42,9 +43,7 @@ struct vpci_dev {
 	char name[24];
 	char msix_name[32];
 
-	int kick_fd;	     /* eventfd: some bit of pending is set */
-	int kick_watched;    /* kick_fd is on the loop */
-	atomic_uint pending; /* bit q: queue q was notified and not processed yet */
+	struct vq_kick kick; /* queue notifies to the event loop (core/vqkick.h) */
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];
 
 	/* Under the PCI host lock (bar_map hook) or before the function is registered. */
@@ -60,46 +59,12 @@ struct vpci_dev {
 	atomic_int msi_irqfd_used;
 };
 
-static void efd_signal(int fd)
-{
-	uint64_t one = 1;
-	ssize_t w = write(fd, &one, sizeof(one));
-	(void)w; /* EAGAIN: the counter is already non-zero, the reader will run */
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-	ssize_t r = read(fd, &v, sizeof(v));
-	(void)r;
-}
-
-/* Loop thread: run queue q; a device that left work is queued again behind other handlers. */
-static void vpci_process(struct vpci_dev *d, unsigned q)
-{
-	if (virtio_dev_notify(d->vdev, q)) {
-		atomic_fetch_or(&d->pending, 1u << q);
-		efd_signal(d->kick_fd);
-	}
-}
-
-static void vpci_on_kick(void *ctx, int fd, uint32_t events)
-{
-	struct vpci_dev *d = ctx;
-
-	efd_drain(fd);
-	unsigned bits = atomic_exchange(&d->pending, 0);
-	for (unsigned q = 0; bits; q++, bits >>= 1)
-		if (bits & 1)
-			vpci_process(d, q);
-}
-
 static void vpci_on_ioeventfd(void *ctx, int fd, uint32_t events)
 {
 	struct vpci_queue *vq = ctx;
 
-	efd_drain(fd);
-	vpci_process(vq->d, vq->q);
+	vq_efd_drain(fd);
+	vq_kick_run(&vq->d->kick, vq->q);
 }
 
 /* Transport callback (vCPU thread, or the DRIVER_OK kick; no device lock held). */
@@ -107,10 +72,7 @@ static void vpci_notify(void *ctx, unsigned q)
 {
 	struct vpci_dev *d = ctx;
 
-	if (q >= VIRTIO_MAX_QUEUES)
-		return;
-	atomic_fetch_or(&d->pending, 1u << q);
-	efd_signal(d->kick_fd);
+	vq_kick_post(&d->kick, q);
 }
 
 /* Send through the vector's irqfd, binding it to the message first when it is new or changed. */
@@ -130,7 +92,7 @@ static int vpci_msi_irqfd(struct vpci_dev *d, struct vpci_vector *e, uint64_t ad
 	e->addr = addr;
 	e->data = data;
 	atomic_store(&d->msi_irqfd_used, 1);
-	efd_signal(e->fd);
+	vq_efd_signal(e->fd);
 	return 0;
 }
 
@@ -271,14 +233,9 @@ int vpci_create(struct vm *vm, struct evloop *el, struct pci_host *host, unsigne
 	snprintf(d->name, sizeof(d->name), "virtio-pci.%u", n);
 	snprintf(d->msix_name, sizeof(d->msix_name), "virtio-pci.%u-msix", n);
 
-	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->kick_fd < 0) {
-		ret = -errno;
+	vq_kick_preinit(&d->kick);
+	if ((ret = vq_kick_init(&d->kick, el, vdev)))
 		goto fail;
-	}
-	if ((ret = evloop_add(el, d->kick_fd, EPOLLIN, vpci_on_kick, d)))
-		goto fail;
-	d->kick_watched = 1;
 	if ((ret = vpci_queues_setup(d)))
 		goto fail;
 	struct virtio_pci_wiring w = {
@@ -323,16 +280,13 @@ void vpci_destroy(struct vpci_dev *d)
 		if (d->q[i].fd >= 0)
 			close(d->q[i].fd);
 	}
-	if (d->kick_watched)
-		evloop_del(d->el, d->kick_fd);
-	if (d->kick_fd >= 0)
-		close(d->kick_fd);
+	vq_kick_destroy(&d->kick);
 	free(d);
 }
 
 void vpci_reset(struct vpci_dev *d)
 {
-	atomic_store(&d->pending, 0);
+	vq_kick_clear(&d->kick);
 	virtio_pci_reset(d->pci);
 }
 
