@@ -142,6 +142,28 @@ static void test_interrupt_window(void **state)
 	assert_int_equal(e->cpu.irq_window, 0);
 }
 
+/* emu_invalidate_phys over everything (what a vCPU whose invalidation queue overflowed asks for)
+ * returns at once, dropping the decoded code, instead of walking 2^52 pages; the code then runs
+ * again, from a new decoding of what memory holds now. */
+static void test_invalidate_everything(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+
+	CODE_AT(e, CODE, 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4); /* mov eax, 1; hlt */
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 100), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RAX], 1);
+	e->ram[CODE + 1] = 0x02; /* behind the emulator's back: mov eax, 2 */
+	emu_invalidate_phys(&e->cpu, 0, ~0ull);
+	env_state(e, &st, CODE);
+	emu_cpu_set_state(&e->cpu, &st);
+	assert_int_equal(emu_run(&e->cpu, 100), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RAX], 2);
+	emu_invalidate_phys(&e->cpu, 0xfffffffffffff000ull, 0x2000); /* wraps: no endless walk */
+}
+
 /* A huge count still honours the budget and emu_request_stop;
  * REPE CMPSB stops on the first difference inside a chunk as before. */
 static void test_rep_huge_count(void **state)
@@ -264,6 +286,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rep_movs_overlap, env_setup_exc_exit,
 					    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupt_window, env_setup_exc_exit,
+					    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalidate_everything, env_setup_exc_exit,
 					    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_huge_count, env_setup_exc_exit, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_exception_loop_budget, env_setup_exc_exit,

@@ -160,12 +160,25 @@ void emu_icache_invalidate_page(struct emu_cpu *c, uint64_t page)
 	c->stop_block = 1;
 }
 
+/* Ranges of more pages than this drop the whole decode cache instead of being walked page by
+ * page: "everything" (gpa 0, len ~0, a vCPU's overflowed invalidation queue) would otherwise be
+ * 2^52 page lookups, made while the vCPU's invalidation lock is held. */
+#define IC_INVAL_WALK_MAX 256u
+
 void emu_invalidate_phys(struct emu_cpu *c, uint64_t gpa, uint64_t len)
 {
+	uint64_t end;
+
 	if (!len)
 		return;
-	for (uint64_t pg = gpa & EMU_PAGE_MASK; pg <= ((gpa + len - 1) & EMU_PAGE_MASK);
-	     pg += 4096) {
+	if (__builtin_add_overflow(gpa, len - 1, &end))
+		end = UINT64_MAX;
+	if (((end & EMU_PAGE_MASK) - (gpa & EMU_PAGE_MASK)) / 4096 >= IC_INVAL_WALK_MAX) {
+		ic_flush(c->icache);
+		c->stop_block = 1;
+		return;
+	}
+	for (uint64_t pg = gpa & EMU_PAGE_MASK; pg <= (end & EMU_PAGE_MASK); pg += 4096) {
 		emu_icache_invalidate_page(c, pg);
 		if (pg + 4096 == 0)
 			break;
