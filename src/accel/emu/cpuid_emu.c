@@ -36,9 +36,9 @@
  * IA32_ARCH_CAPABILITIES (EMU_ARCH_CAPABILITIES, emu_priv.h) reports every "not affected" bit; a
  * guest kernel then needs neither page-table isolation nor retpolines, return thunks or buffer
  * clearing, which would otherwise cost it a TLB flush on every kernel entry and extra
- * instructions on every call. SPEC_CTRL(26) is not advertised: with it, Debian's kernel on two
- * vCPUs stopped making progress early in its boot (not yet understood; the MSRs themselves are
- * kept, see msr.c). */
+ * instructions on every call. SPEC_CTRL(26) is not advertised: Linux picks eIBRS from
+ * ARCH_CAPABILITIES without it, and then has no IA32_SPEC_CTRL writes to make (the MSRs are kept
+ * all the same, see msr.c). */
 #define EMU_L7_EDX (1u << 29)
 /* Leaf 7.2 EDX: BHI_CTRL(4): IA32_SPEC_CTRL.BHI_DIS_S exists, so Linux need not clear the branch
  * history in software on every system call. */

@@ -318,6 +318,15 @@ static int vcpu_events(struct emu_vcpu *v, int extint)
 
 /* Offer the highest-priority interrupt to the CPU if it can take one now. Returns 1 when an
  * interrupt was injected (or one was already waiting for delivery). */
+/* The PIC has an interrupt for this vCPU: an ExtINT IPI was delivered (*extint), or it is the
+ * BSP and its LAPIC accepts the PIC's output (LINT0 in ExtINT mode, or disabled). */
+static int vcpu_pic_pending(struct emu_vcpu *v, const int *extint)
+{
+	struct emu_vm *ev = emu_vm_of(v->vcpu->vm);
+	return (*extint || (v->vcpu->id == 0 && lapic_accepts_pic_intr(&v->lapic))) &&
+	       pic_has_intr(&ev->pic);
+}
+
 static int vcpu_accept_irq(struct emu_vcpu *v, int *extint)
 {
 	struct emu_vm *ev = emu_vm_of(v->vcpu->vm);
@@ -327,9 +336,7 @@ static int vcpu_accept_irq(struct emu_vcpu *v, int *extint)
 	if (!emu_cpu_interrupt_window(&v->cpu)) {
 		/* Something to inject once IF is set: stop the run there rather than at the end
 		 * of the slice. */
-		if (vec >= 0 ||
-		    ((*extint || (v->vcpu->id == 0 && lapic_accepts_pic_intr(&v->lapic))) &&
-		     pic_has_intr(&ev->pic)))
+		if (vec >= 0 || vcpu_pic_pending(v, extint))
 			emu_cpu_request_interrupt_window(&v->cpu);
 		return 0;
 	}
@@ -338,8 +345,7 @@ static int vcpu_accept_irq(struct emu_vcpu *v, int *extint)
 		emu_cpu_inject_interrupt(&v->cpu, (uint8_t)vec);
 		return 1;
 	}
-	if ((*extint || (v->vcpu->id == 0 && lapic_accepts_pic_intr(&v->lapic))) &&
-	    pic_has_intr(&ev->pic)) {
+	if (vcpu_pic_pending(v, extint)) {
 		*extint = 0;
 		emu_cpu_inject_interrupt(&v->cpu, pic_read_irq(&ev->pic));
 		return 1;
