@@ -432,6 +432,81 @@ static void test_exits(void **state)
 	assert_int_equal(e->last_mmio, (0x80ull << 32) | 0x5a);
 }
 
+/* The threaded interpreter charges a block's instructions when it starts: a fault, a budget cut
+ * or a read of the instruction count in the middle of a block must still see exact counts. */
+static void test_block_instruction_accounting(void **state)
+{
+	struct env *e = *state;
+	uint64_t r[16] = {0};
+
+	/* nop x5; ud2: five retire, the fault does not */
+	uint64_t before = e->cpu.icount;
+	assert_int_equal(RUN(e, r, 0, 0x90, 0x90, 0x90, 0x90, 0x90, 0x0f, 0x0b),
+			 EMU_EXIT_EXCEPTION);
+	assert_int_equal(e->cpu.st.rip, CODE + 5);
+	assert_int_equal(e->cpu.icount - before, 5);
+	/* nop x3; rdtsc (no TSC callback: the count of retired instructions); hlt */
+	before = e->cpu.icount;
+	assert_int_equal(RUN(e, r, 0, 0x90, 0x90, 0x90, 0x0f, 0x31), EMU_EXIT_HLT);
+	uint64_t tsc = (reg(e, X86_RDX) << 32) | (reg(e, X86_RAX) & 0xffffffff);
+	assert_int_equal(tsc, before + 3);
+	assert_int_equal(e->cpu.icount - before, 5); /* hlt retires too */
+	/* a budget of 4 stops inside a block of ten nops */
+	static const uint8_t nops[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+				       0x90, 0x90, 0x90, 0x90, 0xf4};
+	before = e->cpu.icount;
+	memcpy(e->ram + CODE, nops, sizeof(nops));
+	emu_invalidate_phys(&e->cpu, CODE, sizeof(nops));
+	e->cpu.st.rip = CODE;
+	assert_int_equal(emu_run(&e->cpu, 4), EMU_EXIT_LIMIT);
+	assert_int_equal(e->cpu.st.rip, CODE + 4);
+	assert_int_equal(e->cpu.icount - before, 4);
+	assert_int_equal(emu_run(&e->cpu, 100), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.rip, CODE + sizeof(nops));
+	assert_int_equal(e->cpu.icount - before, 11);
+}
+
+/* Corner cases of the specialised handlers (register forms at 32 and 64 bits, lazy shift flags,
+ * high byte registers, the stack pointer as an operand). */
+static void test_fast_handlers(void **state)
+{
+	struct env *e = *state;
+	uint64_t r[16] = {[X86_RAX] = 0xffffffff80000000ull, [X86_RBX] = 0x80000000ull};
+
+	RUN(e, r, 0, 0x01, 0xd8); /* add eax, ebx: zero-extends, CF ZF OF */
+	assert_int_equal(reg(e, X86_RAX), 0);
+	assert_int_equal(flags(e), CF | ZF | PF | OF);
+	r[X86_RAX] = 0x8000000000000001ull;
+	/* shl rax, 1; setc cl; inc rdx (CF kept); pushf; pop rsi */
+	RUN(e, r, 0, 0x48, 0xc1, 0xe0, 0x01, 0x0f, 0x92, 0xc1, 0x48, 0xff, 0xc2, 0x9c, 0x5e);
+	assert_int_equal(reg(e, X86_RAX), 2);
+	assert_int_equal(reg(e, X86_RCX) & 0xff, 1);
+	assert_int_equal(reg(e, X86_RSI) & (ARITH), CF);
+	r[X86_RAX] = 0xf0;
+	RUN(e, r, 0, 0x48, 0xc1, 0xe8, 0x04); /* shr rax, 4: OF = old MSB (0) */
+	assert_int_equal(reg(e, X86_RAX), 0xf);
+	assert_int_equal(flags(e), PF);
+	r[X86_RAX] = 0x8000000000000000ull;
+	RUN(e, r, ZF, 0x48, 0xc1, 0xf8, 0x3f); /* sar rax, 63 */
+	assert_int_equal(reg(e, X86_RAX), ~0ull);
+	assert_int_equal(flags(e), SF | PF);
+	r[X86_RAX] = 0x1ffffffffull;
+	RUN(e, r, CF | ZF, 0xc1, 0xe0, 0x00); /* shl eax, 0: flags kept, upper half cleared */
+	assert_int_equal(reg(e, X86_RAX), 0xffffffff);
+	assert_int_equal(flags(e), CF | ZF);
+	r[X86_RCX] = 0x0100;
+	r[X86_RBX] = 0x0200;
+	RUN(e, r, 0, 0x84, 0xfd); /* test ch, bh: 1 & 2 = 0 */
+	assert_int_equal(flags(e), ZF | PF);
+	RUN(e, r, 0, 0x54, 0x5c); /* push rsp; pop rsp: the old RSP comes back */
+	assert_int_equal(reg(e, X86_RSP), STACK_TOP);
+	r[X86_RAX] = 5;
+	r[X86_RBX] = 5;
+	/* cmp rax, rbx; jbe +2 (taken: skips mov bl, 1); mov bl, 1; hlt */
+	RUN(e, r, 0, 0x48, 0x39, 0xd8, 0x76, 0x02, 0xb3, 0x01);
+	assert_int_equal(reg(e, X86_RBX), 5);
+}
+
 static void test_mode32_and_16(void **state)
 {
 	struct env *e = *state;
@@ -484,6 +559,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_page_crossing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mode32_and_16, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_block_instruction_accounting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fast_handlers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,10 @@ enum emu_cc_op {
 	EMU_CC_LOGIC,
 	EMU_CC_INC,
 	EMU_CC_DEC,
+	EMU_CC_SHIFT, /* SHL/SHR/SAR: CF in cf, OF in src1, AF clear; SF ZF PF from res */
 };
+
+struct emu_insn;
 
 struct emu_lazy_flags {
 	uint64_t res, src1, src2; /* zero-extended to 64 bits */
@@ -148,7 +151,10 @@ struct emu_cpu {
 
 	/* Per-instruction scratch used by the interpreter. */
 	uint64_t next_rip;
-	uint64_t icount_left;
+	uint64_t icount_left; /* charged a whole block ahead while one runs (see blk_end) */
+	/* The running block's end and current instruction (NULL outside a block): the block's
+	 * instructions from cur_in on are charged to icount_left but have not retired. */
+	const struct emu_insn *blk_end, *cur_in;
 	uint8_t stop_block; /* leave the current block after this instruction */
 	uint8_t stop_req;
 

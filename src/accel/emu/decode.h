@@ -188,8 +188,8 @@ struct emu_insn {
 	int32_t disp;
 	uint16_t imm2; /* ENTER nesting level */
 	uint8_t lop;   /* EMU_OP_LOCKED: the locked instruction's op */
-	uint8_t pad;
-	uint64_t imm; /* immediate, sign- or zero-extended as the op expects */
+	uint8_t hid;   /* the interpreter's handler (emu_handler_select; 0 = generic) */
+	uint64_t imm;  /* immediate, sign- or zero-extended as the op expects */
 };
 
 /* Decoder results (negative). */

@@ -310,6 +310,14 @@ static inline void emu_set_e(struct emu_cpu *c, const struct emu_insn *in, unsig
 
 /* Execute one decoded instruction (exec.c). Returns 0 or an exit reason. */
 int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in);
+/* The handler id of a decoded instruction for the threaded interpreter (exec.c; insn.hid). */
+uint8_t emu_handler_select(const struct emu_insn *in);
+/* Instructions still in the run's budget: icount_left plus what the running block has been
+ * charged for but not run. */
+static inline uint64_t emu_icount_left(const struct emu_cpu *c)
+{
+	return c->icount_left + (c->blk_end ? (uint64_t)(c->blk_end - c->cur_in) : 0);
+}
 
 /* ---- stack (exec_ctl.c) ---- */
 
@@ -336,12 +344,31 @@ void emu_flags_materialize(struct emu_cpu *c);
 unsigned emu_flags_cf(const struct emu_cpu *c);
 /* Evaluate condition code cc (0-15, Jcc encoding order). */
 int emu_cond(const struct emu_cpu *c, unsigned cc);
+/* The same, with the most common cases inline: ZF and SF after any lazy producer, and the unsigned
+ * comparisons after CMP/SUB. */
+static inline int emu_cond_fast(const struct emu_cpu *c, unsigned cc)
+{
+	unsigned k = cc >> 1;
+
+	if (likely(c->cc.op != EMU_CC_EAGER)) {
+		if (k == 2)
+			return (c->cc.res == 0) ^ (int)(cc & 1);
+		if (c->cc.op == EMU_CC_SUB && (k == 1 || k == 3))
+			return (k == 1 ? c->cc.src1 < c->cc.src2 : c->cc.src1 <= c->cc.src2) ^
+			       (int)(cc & 1);
+	}
+	return emu_cond(c, cc);
+}
 
 /* Replace the bits in mask with bits (arithmetic flags, materialising first). */
 static inline void flags_set_eager(struct emu_cpu *c, uint32_t mask, uint32_t bits)
 {
-	if (c->cc.op != EMU_CC_EAGER)
-		emu_flags_materialize(c);
+	if (c->cc.op != EMU_CC_EAGER) {
+		if ((mask & F_ARITH) != F_ARITH)
+			emu_flags_materialize(c);
+		else
+			c->cc.op = EMU_CC_EAGER; /* every arithmetic flag is replaced */
+	}
 	c->st.rflags = (c->st.rflags & ~(uint64_t)mask) | (bits & mask);
 }
 

@@ -119,6 +119,28 @@ static inline void alu_e(struct emu_cpu *c, const struct emu_insn *in, unsigned 
 	}
 }
 
+/* G = G op E */
+static inline void exec_alu_ge(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	uint64_t e = emu_get_e(c, in, size); /* may fault: before the flags change */
+	uint64_t v = alu_compute(c, in->sub, size, reg_get(c, in->reg, size), e, &c->cc);
+
+	if (in->sub != EMU_ALU_CMP)
+		reg_set(c, in->reg, size, v);
+}
+
+static inline void exec_cmov(struct emu_cpu *c, const struct emu_insn *in)
+{
+	unsigned size = in->osize;
+	uint64_t v = emu_get_e(c, in, size);
+
+	if (emu_cond_fast(c, in->sub))
+		reg_set(c, in->reg, size, v);
+	else if (size == 4)
+		reg_set(c, in->reg, 4, reg_get(c, in->reg, 4));
+}
+
 static inline void exec_incdec(struct emu_cpu *c, const struct emu_insn *in, int dec)
 {
 	unsigned size = in->osize;
@@ -313,13 +335,9 @@ static inline __attribute__((always_inline)) int exec_one(struct emu_cpu *c,
 	case EMU_OP_ALU_EI:
 		alu_e(c, in, in->sub, in->imm, 0);
 		break;
-	case EMU_OP_ALU_GE: {
-		uint64_t e = emu_get_e(c, in, size); /* may fault: before the flags change */
-		v = alu_compute(c, in->sub, size, reg_get(c, in->reg, size), e, &c->cc);
-		if (in->sub != EMU_ALU_CMP)
-			reg_set(c, in->reg, size, v);
+	case EMU_OP_ALU_GE:
+		exec_alu_ge(c, in);
 		break;
-	}
 	case EMU_OP_TEST_EG:
 		alu_e(c, in, 0, reg_get(c, in->reg, size), 1);
 		break;
@@ -447,11 +465,7 @@ static inline __attribute__((always_inline)) int exec_one(struct emu_cpu *c,
 		emu_set_e(c, in, 1, (uint64_t)emu_cond(c, in->sub));
 		break;
 	case EMU_OP_CMOV:
-		v = emu_get_e(c, in, size);
-		if (emu_cond(c, in->sub))
-			reg_set(c, in->reg, size, v);
-		else if (size == 4)
-			reg_set(c, in->reg, 4, reg_get(c, in->reg, 4));
+		exec_cmov(c, in);
 		break;
 	case EMU_OP_MUL1:
 	case EMU_OP_IMUL1:
@@ -510,35 +524,190 @@ int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in)
 	return exec_one(c, in);
 }
 
+#include "accel/emu/exec_fast.h"
+
+static uint8_t select_alu(const struct emu_insn *in, unsigned base)
+{
+	/* base: the handler of ADD for this form at size 8; the kinds follow in list order */
+	static const int8_t kind_slot[8] = {
+	    [EMU_ALU_ADD] = 0, [EMU_ALU_OR] = 4,  [EMU_ALU_ADC] = -1, [EMU_ALU_SBB] = -1,
+	    [EMU_ALU_AND] = 3, [EMU_ALU_SUB] = 1, [EMU_ALU_XOR] = 5,  [EMU_ALU_CMP] = 2};
+	int k = kind_slot[in->sub & 7];
+
+	if (k < 0 || !(in->flags & EMU_I_REG) || (in->osize != 8 && in->osize != 4))
+		return EMU_H_GENERIC;
+	return (uint8_t)(base + (unsigned)k * 6 + (in->osize == 4));
+}
+
+uint8_t emu_handler_select(const struct emu_insn *in)
+{
+	unsigned sz = in->osize, reg = in->flags & EMU_I_REG;
+	int s84 = sz == 8 || sz == 4, s4 = sz == 4;
+	uint8_t h;
+
+	switch (in->op) {
+	case EMU_OP_NOP:
+		return EMU_H_NOP;
+	case EMU_OP_MOV_EG:
+		if (!s84)
+			break;
+		return (uint8_t)(reg ? EMU_H_MOV_EG_R8 + s4 : EMU_H_MOV_ST8 + s4);
+	case EMU_OP_MOV_GE:
+		if (!s84)
+			break;
+		return (uint8_t)(reg ? EMU_H_MOV_GE_R8 + s4 : EMU_H_MOV_LD8 + s4);
+	case EMU_OP_MOV_EI:
+		if (!reg)
+			return EMU_H_MOV_SI;
+		return s84 ? (uint8_t)(EMU_H_MOV_RI8 + s4) : EMU_H_GENERIC;
+	case EMU_OP_MOVZX:
+		return reg ? EMU_H_MOVZX_R : EMU_H_MOVZX_M;
+	case EMU_OP_MOVSX:
+		return EMU_H_MOVSX;
+	case EMU_OP_LEA:
+		return s84 ? (uint8_t)(EMU_H_LEA8 + s4) : EMU_H_GENERIC;
+	case EMU_OP_ALU_EG:
+		h = select_alu(in, EMU_H_ALU_EG_ADD_8);
+		return h != EMU_H_GENERIC ? h : (uint8_t)EMU_H_ALU_EG_X;
+	case EMU_OP_ALU_GE:
+		h = select_alu(in, EMU_H_ALU_GE_ADD_8);
+		return h != EMU_H_GENERIC ? h : (uint8_t)EMU_H_ALU_GE_X;
+	case EMU_OP_ALU_EI:
+		h = select_alu(in, EMU_H_ALU_EI_ADD_8);
+		return h != EMU_H_GENERIC ? h : (uint8_t)EMU_H_ALU_EI_X;
+	case EMU_OP_TEST_EG:
+		return reg && s84 ? (uint8_t)(EMU_H_TEST_RR8 + s4) : (uint8_t)EMU_H_TEST_E;
+	case EMU_OP_TEST_EI:
+		return EMU_H_TEST_E;
+	case EMU_OP_SHIFT:
+		if (!reg || !s84 || (in->flags & EMU_I_CL))
+			return EMU_H_SHIFT;
+		if (in->sub == EMU_SH_SHL || in->sub == EMU_SH_SAL)
+			return (uint8_t)(EMU_H_SHL8 + s4);
+		if (in->sub == EMU_SH_SHR)
+			return (uint8_t)(EMU_H_SHR8 + s4);
+		if (in->sub == EMU_SH_SAR)
+			return (uint8_t)(EMU_H_SAR8 + s4);
+		return EMU_H_SHIFT;
+	case EMU_OP_INC:
+	case EMU_OP_DEC:
+		if (!reg || !s84)
+			break;
+		return (uint8_t)((in->op == EMU_OP_INC ? EMU_H_INC8 : EMU_H_DEC8) + s4);
+	case EMU_OP_JCC:
+		return EMU_H_JCC;
+	case EMU_OP_JMP_REL:
+		return EMU_H_JMP_REL;
+	case EMU_OP_CALL_REL:
+		return sz == 8 ? EMU_H_CALL_REL8 : EMU_H_GENERIC;
+	case EMU_OP_RET:
+		return sz == 8 && !in->imm ? EMU_H_RET8 : EMU_H_GENERIC;
+	case EMU_OP_PUSH_E:
+		return sz == 8 && reg ? EMU_H_PUSH_R8 : EMU_H_GENERIC;
+	case EMU_OP_POP_E:
+		return sz == 8 && reg ? EMU_H_POP_R8 : EMU_H_GENERIC;
+	case EMU_OP_CMOV:
+		return EMU_H_CMOV;
+	case EMU_OP_SETCC:
+		return EMU_H_SETCC;
+	default:
+		break;
+	}
+	return EMU_H_GENERIC;
+}
+
+/* Threaded dispatch: with GNU C's labels as values each handler ends in its own indirect jump to
+ * the next instruction's handler; other compilers get the same handlers behind one switch. */
+#if defined(__GNUC__) && !defined(EMU_SWITCH_DISPATCH)
+#define EMU_THREADED 1
+#else
+#define EMU_THREADED 0
+#endif
+
+/* Run blocks until an exit. Each block's instructions are charged against icount_left when it
+ * starts (a block is cut to the budget left); the instructions a block did not run are given back
+ * when it ends early, and c->cur_in/c->blk_end let emu_run and emu_rdtsc account exactly while
+ * an instruction runs or after one faults. */
 static int run_blocks(struct emu_cpu *c)
 {
+#if EMU_THREADED
+#define EMU_H_LABEL(name, body, check) &&h_##name,
+	static const void *const labels[EMU_H_COUNT] = {EMU_HANDLERS(EMU_H_LABEL)};
+#undef EMU_H_LABEL
+#define EMU_DISPATCH() goto *labels[in->hid]
+#else
+#define EMU_DISPATCH() goto dispatch
+#endif
+	const struct emu_insn *in, *end;
+	int r;
+
 	for (;;) {
-		const struct emu_insn *insns;
 		int one = 0;
 
 		/* Injected interrupts, NMIs, the interrupt shadow and stop requests. */
 		if (unlikely(__atomic_load_n(&c->events, __ATOMIC_RELAXED))) {
-			int r = emu_events(c, &one);
+			r = emu_events(c, &one);
 			if (r)
 				return r;
 		}
-		const struct emu_block *b = emu_icache_get(c, &insns);
-		unsigned n = unlikely(one) ? 1 : b->n;
+		const struct emu_block *b = emu_icache_get(c, &in);
+		uint64_t n = unlikely(one) ? 1 : b->n;
 
+		if (unlikely(n > c->icount_left))
+			n = c->icount_left;
+		c->icount_left -= n;
+		end = in + n;
+		c->blk_end = end;
 		c->stop_block = 0;
-		for (unsigned i = 0; i < n; i++) {
-			const struct emu_insn *in = &insns[i];
-			c->next_rip = (c->st.rip + in->len) & c->ip_mask;
-			int r = exec_one(c, in);
-			c->st.rip = c->next_rip;
-			if (unlikely(r))
-				return r;
-			if (unlikely(--c->icount_left == 0))
-				return EMU_EXIT_LIMIT;
-			if (unlikely(c->stop_block))
-				break;
+		c->cur_in = in;
+		c->next_rip = (c->st.rip + in->len) & c->ip_mask;
+		EMU_DISPATCH();
+
+		/* After an instruction: commit RIP, then on to the next one unless the block ends.
+		 */
+#define EMU_NEXT(check)                                                                            \
+	do {                                                                                       \
+		uint64_t rip_ = c->next_rip;                                                       \
+		c->st.rip = rip_;                                                                  \
+		if (unlikely((++in == end) | ((check) && c->stop_block)))                          \
+			goto block_end;                                                            \
+		c->cur_in = in;                                                                    \
+		c->next_rip = (rip_ + in->len) & c->ip_mask;                                       \
+		EMU_DISPATCH();                                                                    \
+	} while (0)
+
+#if !EMU_THREADED
+	dispatch:
+		switch (in->hid) {
+#define EMU_H_CASE(name, body, check)                                                              \
+	case EMU_H_##name:                                                                         \
+		goto h_##name;
+			EMU_HANDLERS(EMU_H_CASE)
+#undef EMU_H_CASE
 		}
+#endif
+	h_GENERIC:
+		r = exec_one(c, in);
+		if (unlikely(r)) {
+			c->st.rip = c->next_rip;
+			c->icount_left += (uint64_t)(end - in - 1);
+			c->blk_end = NULL;
+			return r;
+		}
+		EMU_NEXT(1);
+#define EMU_H_BODY(name, body, check)                                                              \
+	h_##name : body;                                                                           \
+	EMU_NEXT(check);
+		EMU_HANDLERS_FAST(EMU_H_BODY)
+#undef EMU_H_BODY
+	block_end:
+		c->icount_left += (uint64_t)(end - in);
+		c->blk_end = NULL;
+		if (unlikely(c->icount_left == 0))
+			return EMU_EXIT_LIMIT;
 	}
+#undef EMU_NEXT
+#undef EMU_DISPATCH
 }
 
 int emu_run(struct emu_cpu *c, uint64_t max_insns)
@@ -547,8 +716,14 @@ int emu_run(struct emu_cpu *c, uint64_t max_insns)
 	c->run_budget = c->icount_left;
 	c->exit.reason = EMU_EXIT_NONE;
 	c->delivering = 0;
+	c->blk_end = NULL;
 	if (setjmp(c->jb)) {
-		/* An exception or exit unwound an instruction (or a delivery). */
+		/* An exception or exit unwound an instruction (or a delivery): the block's
+		 * instructions from the one that did not complete are not charged. */
+		if (c->blk_end) {
+			c->icount_left += (uint64_t)(c->blk_end - c->cur_in);
+			c->blk_end = NULL;
+		}
 		if (c->lock_tlb) {
 			*c->lock_tlb = c->lock_saved;
 			c->lock_tlb = NULL;

@@ -125,9 +125,13 @@ void emu_exec_shift(struct emu_cpu *c, const struct emu_insn *in)
 	}
 	}
 	put_dest(c, in, size, ea, r);
+	if (mask == F_ARITH) {
+		/* SHL/SHR/SAR: lazily, like the ALU ops */
+		cc_set(c, EMU_CC_SHIFT, size, r, of, 0);
+		c->cc.cf = (uint8_t)cf;
+		return;
+	}
 	f = (cf ? F_CF : 0) | (of ? F_OF : 0);
-	if (mask == F_ARITH)
-		f |= flags_szp(r, size);
 	flags_set_eager(c, mask, f);
 }
 

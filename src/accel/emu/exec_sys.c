@@ -152,7 +152,7 @@ static void exec_mov_dr(struct emu_cpu *c, const struct emu_insn *in)
 uint64_t emu_rdtsc(struct emu_cpu *c)
 {
 	uint64_t t = c->sys && c->sys->rdtsc ? c->sys->rdtsc(c->ctx)
-					     : c->icount + (c->run_budget - c->icount_left);
+					     : c->icount + (c->run_budget - emu_icount_left(c));
 	return t + c->msr.tsc_offset;
 }
 

@@ -9,7 +9,8 @@
  *
  * Conventions: src1/src2/res are zero-extended to 64 bits and truncated to cc.size bytes.
  * SUB-like ops store res = src1 - src2 (NEG stores src1 = 0); ADC/SBB keep the carry in cc.cf;
- * INC/DEC keep the preserved CF in cc.cf. */
+ * INC/DEC keep the preserved CF in cc.cf. SHL/SHR/SAR by a nonzero count store their result with
+ * CF in cc.cf and OF in src1 (AF reads as clear, as the eager version left it). */
 #include "accel/emu/emu_priv.h"
 
 static inline uint32_t parity_flag(uint64_t res)
@@ -59,6 +60,9 @@ uint32_t emu_flags_arith(const struct emu_cpu *c)
 		if ((r & 0xf) == 0xf)
 			f |= F_AF;
 		break;
+	case EMU_CC_SHIFT:
+		f |= (cc->cf ? F_CF : 0) | (a ? F_OF : 0);
+		break;
 	}
 	if (r == 0)
 		f |= F_ZF;
@@ -88,6 +92,7 @@ unsigned emu_flags_cf(const struct emu_cpu *c)
 		return 0;
 	case EMU_CC_INC:
 	case EMU_CC_DEC:
+	case EMU_CC_SHIFT:
 		return cc->cf;
 	case EMU_CC_EAGER:
 		return c->st.rflags & F_CF;
@@ -182,6 +187,11 @@ int emu_cond(const struct emu_cpu *c, unsigned cc)
 		default:
 			return cond_from_flags(emu_flags_arith(c), cc);
 		}
+		return r ^ (cc & 1);
+	}
+	if (l->op != EMU_CC_EAGER && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+		/* ZF and SF come from the result of every lazy producer */
+		r = (cc >> 1) == 2 ? l->res == 0 : (int)sz_msb(l->res, sz);
 		return r ^ (cc & 1);
 	}
 	return cond_from_flags(emu_flags_arith(c), cc);

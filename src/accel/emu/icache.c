@@ -222,6 +222,7 @@ static const struct emu_block *ic_mmio_block(struct emu_cpu *c, uint64_t gpa,
 		emu_raise(c, EMU_GP, 1, 0);
 	if (r == EMU_DEC_UD)
 		ic->tmp_insn.op = EMU_OP_UD;
+	ic->tmp_insn.hid = emu_handler_select(&ic->tmp_insn);
 	ic->tmp_block = (struct emu_block){.gpa = gpa, .n = 1, .mode = IC_DEAD};
 	*insns = &ic->tmp_insn;
 	return &ic->tmp_block;
@@ -261,6 +262,7 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 			in->op = EMU_OP_UD;
 			in->flags |= EMU_I_END;
 		}
+		in->hid = emu_handler_select(in);
 		n++;
 		off += in->len;
 		if (in->flags & EMU_I_END)
