@@ -505,6 +505,16 @@ static void test_fast_handlers(void **state)
 	/* cmp rax, rbx; jbe +2 (taken: skips mov bl, 1); mov bl, 1; hlt */
 	RUN(e, r, 0, 0x48, 0x39, 0xd8, 0x76, 0x02, 0xb3, 0x01);
 	assert_int_equal(reg(e, X86_RBX), 5);
+	/* Blocks go on past a conditional branch: mov ecx, 5; L: dec ecx; jnz L (taken 4 times,
+	 * then falls through within the block); xor eax, eax; cmp ecx, 0; je +2 (taken mid-block);
+	 * mov al, 1 (skipped); hlt. 15 instructions retire. */
+	uint64_t before = e->cpu.icount;
+	RUN(e, r, 0, 0xb9, 0x05, 0x00, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0x31, 0xc0, 0x83, 0xf9,
+	    0x00, 0x74, 0x02, 0xb0, 0x01);
+	assert_int_equal(reg(e, X86_RCX), 0);
+	assert_int_equal(reg(e, X86_RAX), 0);
+	assert_int_equal(e->cpu.st.rip, CODE + 19);
+	assert_int_equal(e->cpu.icount - before, 15);
 }
 
 static void test_mode32_and_16(void **state)

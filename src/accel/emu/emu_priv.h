@@ -440,6 +440,8 @@ void emu_icache_reset(struct emu_cpu *c);
 /* The decoded block starting at the current CS:RIP (translating on a miss; may raise #PF/#GP).
  * *insns receives its instructions. */
 const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns);
+/* The same after a miss in the inline lookup (icache.h: emu_icache_get_fast). */
+const struct emu_block *emu_icache_get_slow(struct emu_cpu *c, const struct emu_insn **insns);
 /* 1 when guest-physical page (4 KiB aligned) holds decoded code. */
 int emu_icache_page_has_code(const struct emu_cpu *c, uint64_t page);
 /* Drop the decoded code of a page (on a write to it). Sets c->stop_block. */

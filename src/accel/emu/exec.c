@@ -525,6 +525,7 @@ int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in)
 }
 
 #include "accel/emu/exec_fast.h"
+#include "accel/emu/icache.h"
 
 static uint8_t select_alu(const struct emu_insn *in, unsigned base)
 {
@@ -650,7 +651,9 @@ static int run_blocks(struct emu_cpu *c)
 			if (r)
 				return r;
 		}
-		const struct emu_block *b = emu_icache_get(c, &in);
+		const struct emu_block *b = emu_icache_get_fast(c, &in);
+		if (unlikely(!b))
+			b = emu_icache_get_slow(c, &in);
 		uint64_t n = unlikely(one) ? 1 : b->n;
 
 		if (unlikely(n > c->icount_left))
@@ -695,6 +698,16 @@ static int run_blocks(struct emu_cpu *c)
 			return r;
 		}
 		EMU_NEXT(1);
+	h_JCC:
+		/* Blocks extend past conditional branches (icache.c): a taken one leaves the block.
+		 */
+		if (emu_cond_fast(c, in->sub)) {
+			FAST_JUMP(c->next_rip + in->imm);
+			c->st.rip = c->next_rip;
+			in++;
+			goto block_end;
+		}
+		EMU_NEXT(0);
 #define EMU_H_BODY(name, body, check)                                                              \
 	h_##name : body;                                                                           \
 	EMU_NEXT(check);

@@ -10,7 +10,8 @@
  * EMU_HANDLERS lists every handler: X(name, body, check). body is a statement run with c (the
  * CPU) and in (the instruction) in scope; check is 1 when the handler can end the block early
  * (it accesses memory, whose slow path may invalidate decoded code or request a stop, or it calls
- * code that sets stop_block), 0 for register-only handlers. */
+ * code that sets stop_block), 0 for register-only handlers. JCC is not in the list: blocks go on
+ * past a conditional branch, and run_blocks leaves the block when the branch is taken. */
 #ifndef VMON_ACCEL_EMU_EXEC_FAST_H
 #define VMON_ACCEL_EMU_EXEC_FAST_H
 
@@ -158,7 +159,7 @@ static inline uint64_t fast_pop8(struct emu_cpu *c)
 	X(ALU_EI_##K##_8, FAST_ALU_RR(K, 8, in->rm, in->imm), 0)                                   \
 	X(ALU_EI_##K##_4, FAST_ALU_RR(K, 4, in->rm, in->imm), 0)
 
-#define EMU_HANDLERS(X) X(GENERIC, , 1) EMU_HANDLERS_FAST(X)
+#define EMU_HANDLERS(X) X(GENERIC, , 1) X(JCC, , 0) EMU_HANDLERS_FAST(X)
 #define EMU_HANDLERS_FAST(X)                                                                       \
 	X(NOP, , 0)                                                                                \
 	X(MOV_EG_R8, GPR(in->rm) = GPR(in->reg), 0)                                                \
@@ -202,7 +203,6 @@ static inline uint64_t fast_pop8(struct emu_cpu *c)
 	X(INC4, fast_incdec(c, in, 0, 4), 0)                                                       \
 	X(DEC8, fast_incdec(c, in, 1, 8), 0)                                                       \
 	X(DEC4, fast_incdec(c, in, 1, 4), 0)                                                       \
-	X(JCC, if (emu_cond_fast(c, in->sub)) FAST_JUMP(c->next_rip + in->imm), 0)                 \
 	X(JMP_REL, FAST_JUMP(c->next_rip + in->imm), 0)                                            \
 	X(CALL_REL8, fast_push8(c, c->next_rip); FAST_JUMP(c->next_rip + in->imm), 1)              \
 	X(RET8, FAST_JUMP(fast_pop8(c)), 1)                                                        \
