@@ -152,9 +152,11 @@ struct emu_cpu {
 	/* Per-instruction scratch used by the interpreter. */
 	uint64_t next_rip;
 	uint64_t icount_left; /* charged a whole block ahead while one runs (see blk_end) */
-	/* The running block's end and current instruction (NULL outside a block): the block's
-	 * instructions from cur_in on are charged to icount_left but have not retired. */
-	const struct emu_insn *blk_end, *cur_in;
+	/* The running block (blk_end NULL outside one): its instructions, the RIP of its first, and
+	 * its end. Those from the one at st.rip on are charged to icount_left but have not retired
+	 * (emu_icount_left). */
+	const struct emu_insn *blk_start, *blk_end;
+	uint64_t blk_rip;
 	uint8_t stop_block; /* leave the current block after this instruction */
 	uint8_t stop_req;
 

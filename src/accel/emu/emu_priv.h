@@ -316,7 +316,18 @@ uint8_t emu_handler_select(const struct emu_insn *in);
  * charged for but not run. */
 static inline uint64_t emu_icount_left(const struct emu_cpu *c)
 {
-	return c->icount_left + (c->blk_end ? (uint64_t)(c->blk_end - c->cur_in) : 0);
+	const struct emu_insn *p = c->blk_start;
+	uint64_t rip = c->blk_rip;
+
+	if (!c->blk_end)
+		return c->icount_left;
+	/* A block runs straight through (a taken branch leaves it), so the instruction at st.rip
+	 * is found by walking from the first. */
+	while (p < c->blk_end && rip != c->st.rip) {
+		rip = (rip + p->len) & c->ip_mask;
+		p++;
+	}
+	return c->icount_left + (uint64_t)(c->blk_end - p);
 }
 
 /* ---- stack (exec_ctl.c) ---- */

@@ -627,8 +627,8 @@ uint8_t emu_handler_select(const struct emu_insn *in)
 
 /* Run blocks until an exit. Each block's instructions are charged against icount_left when it
  * starts (a block is cut to the budget left); the instructions a block did not run are given back
- * when it ends early, and c->cur_in/c->blk_end let emu_run and emu_rdtsc account exactly while
- * an instruction runs or after one faults. */
+ * when it ends early, and c->blk_* let emu_run and emu_rdtsc account exactly while an instruction
+ * runs or after one faults (emu_icount_left). */
 static int run_blocks(struct emu_cpu *c)
 {
 #if EMU_THREADED
@@ -660,9 +660,10 @@ static int run_blocks(struct emu_cpu *c)
 			n = c->icount_left;
 		c->icount_left -= n;
 		end = in + n;
+		c->blk_start = in;
 		c->blk_end = end;
+		c->blk_rip = c->st.rip;
 		c->stop_block = 0;
-		c->cur_in = in;
 		c->next_rip = (c->st.rip + in->len) & c->ip_mask;
 		EMU_DISPATCH();
 
@@ -674,7 +675,6 @@ static int run_blocks(struct emu_cpu *c)
 		c->st.rip = rip_;                                                                  \
 		if (unlikely((++in == end) | ((check) && c->stop_block)))                          \
 			goto block_end;                                                            \
-		c->cur_in = in;                                                                    \
 		c->next_rip = (rip_ + in->len) & c->ip_mask;                                       \
 		EMU_DISPATCH();                                                                    \
 	} while (0)
@@ -733,10 +733,8 @@ int emu_run(struct emu_cpu *c, uint64_t max_insns)
 	if (setjmp(c->jb)) {
 		/* An exception or exit unwound an instruction (or a delivery): the block's
 		 * instructions from the one that did not complete are not charged. */
-		if (c->blk_end) {
-			c->icount_left += (uint64_t)(c->blk_end - c->cur_in);
-			c->blk_end = NULL;
-		}
+		c->icount_left = emu_icount_left(c);
+		c->blk_end = NULL;
 		if (c->lock_tlb) {
 			*c->lock_tlb = c->lock_saved;
 			c->lock_tlb = NULL;
