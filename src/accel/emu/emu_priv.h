@@ -310,8 +310,9 @@ static inline void emu_set_e(struct emu_cpu *c, const struct emu_insn *in, unsig
 
 /* Execute one decoded instruction (exec.c). Returns 0 or an exit reason. */
 int emu_exec_one(struct emu_cpu *c, const struct emu_insn *in);
-/* The handler id of a decoded instruction for the threaded interpreter (exec.c; insn.hid). */
-uint8_t emu_handler_select(const struct emu_insn *in);
+/* The handler id of an instruction decoded for mode (enum emu_mode) for the threaded interpreter
+ * (exec.c; insn.hid). */
+uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode);
 /* Instructions still in the run's budget: icount_left plus what the running block has been
  * charged for but not run. */
 static inline uint64_t emu_icount_left(const struct emu_cpu *c)

@@ -540,7 +540,17 @@ static uint8_t select_alu(const struct emu_insn *in, unsigned base)
 	return (uint8_t)(base + (unsigned)k * 6 + (in->osize == 4));
 }
 
-uint8_t emu_handler_select(const struct emu_insn *in)
+/* The flat-address handler (offset k in the LD8 LD4 ST8 ST4 LDZB4 group) for a memory operand
+ * in 64-bit mode with a zero-based segment and 64-bit addressing, or 0 when it has none. */
+static uint8_t select_flat(const struct emu_insn *in, unsigned mode, unsigned k)
+{
+	if (mode != EMU_MODE_64 || (in->flags & EMU_I_REG) || in->asize != 8 || in->seg >= X86_FS ||
+	    in->base >= 16)
+		return 0;
+	return (uint8_t)((in->index == EMU_REG_NONE ? EMU_H_LD8_b : EMU_H_LD8_bi) + k);
+}
+
+uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 {
 	unsigned sz = in->osize, reg = in->flags & EMU_I_REG;
 	int s84 = sz == 8 || sz == 4, s4 = sz == 4;
@@ -552,16 +562,22 @@ uint8_t emu_handler_select(const struct emu_insn *in)
 	case EMU_OP_MOV_EG:
 		if (!s84)
 			break;
+		if ((h = select_flat(in, mode, 2u + (unsigned)s4)))
+			return h;
 		return (uint8_t)(reg ? EMU_H_MOV_EG_R8 + s4 : EMU_H_MOV_ST8 + s4);
 	case EMU_OP_MOV_GE:
 		if (!s84)
 			break;
+		if ((h = select_flat(in, mode, (unsigned)s4)))
+			return h;
 		return (uint8_t)(reg ? EMU_H_MOV_GE_R8 + s4 : EMU_H_MOV_LD8 + s4);
 	case EMU_OP_MOV_EI:
 		if (!reg)
 			return EMU_H_MOV_SI;
 		return s84 ? (uint8_t)(EMU_H_MOV_RI8 + s4) : EMU_H_GENERIC;
 	case EMU_OP_MOVZX:
+		if (in->sub == 1 && sz == 4 && (h = select_flat(in, mode, 4)))
+			return h;
 		return reg ? EMU_H_MOVZX_R : EMU_H_MOVZX_M;
 	case EMU_OP_MOVSX:
 		return EMU_H_MOVSX;

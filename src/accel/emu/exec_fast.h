@@ -145,6 +145,27 @@ static inline uint64_t fast_pop8(struct emu_cpu *c)
 	return v;
 }
 
+/* Effective addresses in 64-bit mode with a segment whose base is 0 (ES, CS, SS, DS) and 64-bit
+ * addressing: the address is the linear address. B: base register and displacement; BI: with an
+ * index register too. */
+static inline uint64_t ea_b(const struct emu_cpu *c, const struct emu_insn *in)
+{
+	return GPR(in->base) + (uint64_t)(int64_t)in->disp;
+}
+
+static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
+{
+	return GPR(in->base) + (GPR(in->index) << in->scale) + (uint64_t)(int64_t)in->disp;
+}
+
+/* Loads and stores at such an address (B and BI variants next to each other). */
+#define FAST_MEM_HANDLERS(X, F)                                                                    \
+	X(LD8_##F, GPR(in->reg) = emu_ld_lin(c, ea_##F(c, in), 8), 1)                              \
+	X(LD4_##F, GPR(in->reg) = emu_ld_lin(c, ea_##F(c, in), 4), 1)                              \
+	X(ST8_##F, emu_st_lin(c, ea_##F(c, in), 8, GPR(in->reg)), 1)                               \
+	X(ST4_##F, emu_st_lin(c, ea_##F(c, in), 4, GPR(in->reg)), 1)                               \
+	X(LDZB4_##F, GPR(in->reg) = emu_ld_lin(c, ea_##F(c, in), 1), 1)
+
 #define FAST_JUMP(target)                                                                          \
 	(c->next_rip = (target) & (in->osize == 2 ? 0xffff : in->osize == 4 ? 0xffffffff : ~0ull))
 
@@ -172,6 +193,8 @@ static inline uint64_t fast_pop8(struct emu_cpu *c)
 	X(MOV_LD4, GPR(in->reg) = emu_ld(c, in->seg, emu_ea(c, in), 4), 1)                         \
 	X(MOV_ST8, emu_st(c, in->seg, emu_ea(c, in), 8, GPR(in->reg)), 1)                          \
 	X(MOV_ST4, emu_st(c, in->seg, emu_ea(c, in), 4, GPR(in->reg)), 1)                          \
+	FAST_MEM_HANDLERS(X, b)                                                                    \
+	FAST_MEM_HANDLERS(X, bi)                                                                   \
 	X(MOV_SI, emu_st(c, in->seg, emu_ea(c, in), in->osize, in->imm), 1)                        \
 	X(MOVZX_R, reg_set(c, in->reg, in->osize, reg_get(c, in->rm, in->sub)), 0)                 \
 	X(MOVZX_M, reg_set(c, in->reg, in->osize, emu_ld(c, in->seg, emu_ea(c, in), in->sub)), 1)  \
@@ -231,6 +254,10 @@ _Static_assert(EMU_H_ALU_GE_ADD_8 == EMU_H_ALU_EG_ADD_8 + 2 &&
 		   EMU_H_ALU_EG_OR_8 == EMU_H_ALU_EG_ADD_8 + 24 &&
 		   EMU_H_ALU_EI_XOR_4 == EMU_H_ALU_EG_ADD_8 + 35,
 	       "ALU handlers: kinds ADD SUB CMP AND OR XOR, forms EG GE EI, sizes 8 4");
+_Static_assert(EMU_H_LD4_b == EMU_H_LD8_b + 1 && EMU_H_ST8_b == EMU_H_LD8_b + 2 &&
+		   EMU_H_ST4_b == EMU_H_LD8_b + 3 && EMU_H_LDZB4_b == EMU_H_LD8_b + 4 &&
+		   EMU_H_LD8_bi == EMU_H_LD8_b + 5,
+	       "flat memory handlers: LD8 LD4 ST8 ST4 LDZB4, B then BI");
 _Static_assert(EMU_H_COUNT <= 256, "handler ids fit insn.hid");
 
 #endif

@@ -185,7 +185,7 @@ static const struct emu_block *ic_mmio_block(struct emu_cpu *c, uint64_t gpa,
 		emu_raise(c, EMU_GP, 1, 0);
 	if (r == EMU_DEC_UD)
 		ic->tmp_insn.op = EMU_OP_UD;
-	ic->tmp_insn.hid = emu_handler_select(&ic->tmp_insn);
+	ic->tmp_insn.hid = emu_handler_select(&ic->tmp_insn, c->mode);
 	ic->tmp_block = (struct emu_block){.gpa = gpa, .n = 1, .mode = IC_DEAD};
 	*insns = &ic->tmp_insn;
 	return &ic->tmp_block;
@@ -225,7 +225,7 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 			in->op = EMU_OP_UD;
 			in->flags |= EMU_I_END;
 		}
-		in->hid = emu_handler_select(in);
+		in->hid = emu_handler_select(in, c->mode);
 		n++;
 		off += in->len;
 		/* A block goes on past a conditional branch (its fall-through is on the same page);
