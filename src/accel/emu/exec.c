@@ -550,6 +550,11 @@ static uint8_t select_flat(const struct emu_insn *in, unsigned mode, unsigned k)
 	return (uint8_t)((in->index == EMU_REG_NONE ? EMU_H_LD8_b : EMU_H_LD8_bi) + k);
 }
 
+static int flat_b(const struct emu_insn *in, unsigned mode)
+{
+	return select_flat(in, mode, 0) == EMU_H_LD8_b;
+}
+
 uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 {
 	unsigned sz = in->osize, reg = in->flags & EMU_I_REG;
@@ -560,6 +565,8 @@ uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 	case EMU_OP_NOP:
 		return EMU_H_NOP;
 	case EMU_OP_MOV_EG:
+		if (sz == 1 && flat_b(in, mode))
+			return EMU_H_ST1_b;
 		if (!s84)
 			break;
 		if ((h = select_flat(in, mode, 2u + (unsigned)s4)))
@@ -590,12 +597,20 @@ uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 		h = select_alu(in, EMU_H_ALU_GE_ADD_8);
 		return h != EMU_H_GENERIC ? h : (uint8_t)EMU_H_ALU_GE_X;
 	case EMU_OP_ALU_EI:
+		if (in->sub == EMU_ALU_CMP && reg && sz == 1)
+			return EMU_H_CMPI_R1;
+		if (in->sub == EMU_ALU_CMP && flat_b(in, mode))
+			return EMU_H_CMPI_M_b;
 		h = select_alu(in, EMU_H_ALU_EI_ADD_8);
 		return h != EMU_H_GENERIC ? h : (uint8_t)EMU_H_ALU_EI_X;
 	case EMU_OP_TEST_EG:
+		if (reg && sz == 1)
+			return EMU_H_TEST_R1;
 		return reg && s84 ? (uint8_t)(EMU_H_TEST_RR8 + s4) : (uint8_t)EMU_H_TEST_E;
 	case EMU_OP_TEST_EI:
-		return EMU_H_TEST_E;
+		if (reg)
+			return sz == 1 ? EMU_H_TESTI_R1 : s84 ? EMU_H_TESTI_R : EMU_H_TEST_E;
+		return flat_b(in, mode) ? EMU_H_TESTI_M_b : EMU_H_TEST_E;
 	case EMU_OP_SHIFT:
 		if (!reg || !s84 || (in->flags & EMU_I_CL))
 			return EMU_H_SHIFT;

@@ -48,6 +48,21 @@ static inline unsigned fast_cf(const struct emu_cpu *c)
 	}
 }
 
+/* CMP and TEST of a (a register or memory operand) with b, at size sz (1, 2, 4 or 8). */
+static inline void fast_cmp(struct emu_cpu *c, unsigned sz, uint64_t a, uint64_t b)
+{
+	const uint64_t m = sz_mask(sz);
+
+	a &= m;
+	b &= m;
+	fast_cc(c, EMU_CC_SUB, sz, a, b, (a - b) & m);
+}
+
+static inline void fast_test(struct emu_cpu *c, unsigned sz, uint64_t a, uint64_t b)
+{
+	fast_cc(c, EMU_CC_LOGIC, sz, 0, 0, a & b & sz_mask(sz));
+}
+
 /* a K b for the six ALU kinds that have specialised handlers; sets the lazy flags. */
 #define FAST_ALU_ADD(a, b, m) fast_alu_(c, EMU_CC_ADD, (a), (b), ((a) + (b)) & (m), sz)
 #define FAST_ALU_SUB(a, b, m) fast_alu_(c, EMU_CC_SUB, (a), (b), ((a) - (b)) & (m), sz)
@@ -195,6 +210,13 @@ static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
 	X(MOV_ST4, emu_st(c, in->seg, emu_ea(c, in), 4, GPR(in->reg)), 1)                          \
 	FAST_MEM_HANDLERS(X, b)                                                                    \
 	FAST_MEM_HANDLERS(X, bi)                                                                   \
+	X(ST1_b, emu_st_lin(c, ea_b(c, in), 1, reg_get(c, in->reg, 1)), 1)                         \
+	X(CMPI_M_b, fast_cmp(c, in->osize, emu_ld_lin(c, ea_b(c, in), in->osize), in->imm), 1)     \
+	X(TESTI_M_b, fast_test(c, in->osize, emu_ld_lin(c, ea_b(c, in), in->osize), in->imm), 1)   \
+	X(TEST_R1, fast_test(c, 1, reg_get(c, in->rm, 1), reg_get(c, in->reg, 1)), 0)              \
+	X(TESTI_R, fast_test(c, in->osize, GPR(in->rm), in->imm), 0)                               \
+	X(TESTI_R1, fast_test(c, 1, reg_get(c, in->rm, 1), in->imm), 0)                            \
+	X(CMPI_R1, fast_cmp(c, 1, reg_get(c, in->rm, 1), in->imm), 0)                              \
 	X(MOV_SI, emu_st(c, in->seg, emu_ea(c, in), in->osize, in->imm), 1)                        \
 	X(MOVZX_R, reg_set(c, in->reg, in->osize, reg_get(c, in->rm, in->sub)), 0)                 \
 	X(MOVZX_M, reg_set(c, in->reg, in->osize, emu_ld(c, in->seg, emu_ea(c, in), in->sub)), 1)  \
