@@ -104,7 +104,7 @@ struct emu_lazy_flags {
 	uint8_t cf;		  /* carry in (ADC/SBB) or preserved CF (INC/DEC) */
 };
 
-#define EMU_TLB_BITS 8
+#define EMU_TLB_BITS 10
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
 #define EMU_TLB_INVALID 1ull /* a tag that never matches a page-aligned address */
 
