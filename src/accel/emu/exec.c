@@ -587,6 +587,10 @@ uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 			return h;
 		return reg ? EMU_H_MOVZX_R : EMU_H_MOVZX_M;
 	case EMU_OP_MOVSX:
+		if (in->sub == 4 && sz == 8)
+			return reg		  ? EMU_H_MOVSXD_R
+			       : flat_b(in, mode) ? EMU_H_MOVSXD_M_b
+						  : EMU_H_MOVSX;
 		return EMU_H_MOVSX;
 	case EMU_OP_LEA:
 		return s84 ? (uint8_t)(EMU_H_LEA8 + s4) : EMU_H_GENERIC;
@@ -612,7 +616,7 @@ uint8_t emu_handler_select(const struct emu_insn *in, unsigned mode)
 			return sz == 1 ? EMU_H_TESTI_R1 : s84 ? EMU_H_TESTI_R : EMU_H_TEST_E;
 		return flat_b(in, mode) ? EMU_H_TESTI_M_b : EMU_H_TEST_E;
 	case EMU_OP_SHIFT:
-		if (!reg || !s84 || (in->flags & EMU_I_CL))
+		if (!reg || !s84)
 			return EMU_H_SHIFT;
 		if (in->sub == EMU_SH_SHL || in->sub == EMU_SH_SAL)
 			return (uint8_t)(EMU_H_SHL8 + s4);

@@ -95,13 +95,16 @@ static inline uint64_t fast_alu_(struct emu_cpu *c, unsigned op, uint64_t a, uin
 			GPR(dst) = r_;                                                             \
 	} while (0)
 
-/* Shift a register of size sz by the immediate count (SHL, SHR, SAR; flags as emu_exec_shift). */
+/* Shift a register of size sz by the immediate count or CL (SHL, SHR, SAR; flags as
+ * emu_exec_shift). */
 static inline void fast_shift(struct emu_cpu *c, const struct emu_insn *in, unsigned sub,
 			      unsigned sz)
 {
 	const unsigned bits = sz * 8;
 	const uint64_t m = sz == 8 ? ~0ull : 0xffffffffull;
-	unsigned cnt = (unsigned)in->imm & (sz == 8 ? 63 : 31), cf, of;
+	unsigned cnt =
+	    (unsigned)((in->flags & EMU_I_CL) ? GPR(X86_RCX) : in->imm) & (sz == 8 ? 63 : 31);
+	unsigned cf, of;
 	uint64_t a = GPR(in->rm) & m, r;
 
 	if (!cnt) {
@@ -217,6 +220,8 @@ static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
 	X(TESTI_R, fast_test(c, in->osize, GPR(in->rm), in->imm), 0)                               \
 	X(TESTI_R1, fast_test(c, 1, reg_get(c, in->rm, 1), in->imm), 0)                            \
 	X(CMPI_R1, fast_cmp(c, 1, reg_get(c, in->rm, 1), in->imm), 0)                              \
+	X(MOVSXD_R, GPR(in->reg) = (uint64_t)(int64_t)(int32_t)GPR(in->rm), 0)                     \
+	X(MOVSXD_M_b, GPR(in->reg) = (uint64_t)(int64_t)(int32_t)emu_ld_lin(c, ea_b(c, in), 4), 1) \
 	X(MOV_SI, emu_st(c, in->seg, emu_ea(c, in), in->osize, in->imm), 1)                        \
 	X(MOVZX_R, reg_set(c, in->reg, in->osize, reg_get(c, in->rm, in->sub)), 0)                 \
 	X(MOVZX_M, reg_set(c, in->reg, in->osize, emu_ld(c, in->seg, emu_ea(c, in), in->sub)), 1)  \
