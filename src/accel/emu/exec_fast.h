@@ -22,17 +22,6 @@
 #define GPR(r) (c->st.gpr[(r)])
 #define M4(v) ((uint64_t)(uint32_t)(v))
 
-/* Lazy flags of an ALU result (same conventions as alu_compute). */
-static inline void fast_cc(struct emu_cpu *c, unsigned op, unsigned size, uint64_t a, uint64_t b,
-			   uint64_t r)
-{
-	c->cc.op = (uint8_t)op;
-	c->cc.size = (uint8_t)size;
-	c->cc.src1 = a;
-	c->cc.src2 = b;
-	c->cc.res = r;
-}
-
 /* CF alone, the common lazy states inline. */
 static inline unsigned fast_cf(const struct emu_cpu *c)
 {
@@ -55,12 +44,12 @@ static inline void fast_cmp(struct emu_cpu *c, unsigned sz, uint64_t a, uint64_t
 
 	a &= m;
 	b &= m;
-	fast_cc(c, EMU_CC_SUB, sz, a, b, (a - b) & m);
+	cc_set(c, EMU_CC_SUB, sz, (a - b) & m, a, b);
 }
 
 static inline void fast_test(struct emu_cpu *c, unsigned sz, uint64_t a, uint64_t b)
 {
-	fast_cc(c, EMU_CC_LOGIC, sz, 0, 0, a & b & sz_mask(sz));
+	cc_set(c, EMU_CC_LOGIC, sz, a & b & sz_mask(sz), 0, 0);
 }
 
 /* a K b for the six ALU kinds that have specialised handlers; sets the lazy flags. */
@@ -80,7 +69,7 @@ static inline void fast_test(struct emu_cpu *c, unsigned sz, uint64_t a, uint64_
 static inline uint64_t fast_alu_(struct emu_cpu *c, unsigned op, uint64_t a, uint64_t b, uint64_t r,
 				 unsigned sz)
 {
-	fast_cc(c, op, sz, a, b, r);
+	cc_set(c, op, sz, r, a, b);
 	return r;
 }
 
@@ -126,7 +115,7 @@ static inline void fast_shift(struct emu_cpu *c, const struct emu_insn *in, unsi
 		of = 0;
 	}
 	GPR(in->rm) = r;
-	fast_cc(c, EMU_CC_SHIFT, sz, of, 0, r);
+	cc_set(c, EMU_CC_SHIFT, sz, r, of, 0);
 	c->cc.cf = (uint8_t)cf;
 }
 
@@ -137,7 +126,7 @@ static inline void fast_incdec(struct emu_cpu *c, const struct emu_insn *in, int
 	uint64_t a = GPR(in->rm) & m, r = (dec ? a - 1 : a + 1) & m;
 
 	GPR(in->rm) = r;
-	fast_cc(c, dec ? EMU_CC_DEC : EMU_CC_INC, sz, a, 1, r);
+	cc_set(c, dec ? EMU_CC_DEC : EMU_CC_INC, sz, r, a, 1);
 	c->cc.cf = (uint8_t)cf;
 }
 
@@ -237,8 +226,8 @@ static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
 	X(ALU_EG_X, alu_e(c, in, in->sub, reg_get(c, in->reg, in->osize), 0), 1)                   \
 	X(ALU_EI_X, alu_e(c, in, in->sub, in->imm, 0), 1)                                          \
 	X(ALU_GE_X, exec_alu_ge(c, in), 1)                                                         \
-	X(TEST_RR8, fast_cc(c, EMU_CC_LOGIC, 8, 0, 0, GPR(in->rm) & GPR(in->reg)), 0)              \
-	X(TEST_RR4, fast_cc(c, EMU_CC_LOGIC, 4, 0, 0, M4(GPR(in->rm) & GPR(in->reg))), 0)          \
+	X(TEST_RR8, cc_set(c, EMU_CC_LOGIC, 8, GPR(in->rm) & GPR(in->reg), 0, 0), 0)               \
+	X(TEST_RR4, cc_set(c, EMU_CC_LOGIC, 4, M4(GPR(in->rm) & GPR(in->reg)), 0, 0), 0)           \
 	X(TEST_E,                                                                                  \
 	  alu_e(c, in, 0, in->op == EMU_OP_TEST_EI ? in->imm : reg_get(c, in->reg, in->osize), 1), \
 	  1)                                                                                       \
