@@ -202,7 +202,8 @@ static int sys_rdrand(void *ctx, uint64_t *val)
 	return mc->seed & 1 ? -1 : 0;
 }
 
-static const struct emu_sys_ops sys_ops = {sys_cpuid, NULL, sys_rdmsr, sys_wrmsr, sys_rdrand};
+static const struct emu_sys_ops sys_ops = {
+    .cpuid = sys_cpuid, .rdmsr = sys_rdmsr, .wrmsr = sys_wrmsr, .rdrand = sys_rdrand};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

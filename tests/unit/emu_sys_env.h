@@ -51,6 +51,10 @@ struct env {
 	uint64_t last_msr_val, msr_read_val;
 	unsigned msr_calls;
 	uint64_t tsc;
+	/* TPR callbacks (tests that install them): the fake TPR and the writes to it */
+	uint8_t tpr;
+	unsigned tpr_writes;
+	int stop_on_tpr; /* set_tpr requests a stop, as the VMM's kick does */
 };
 
 static inline uint8_t *env_ram(void *ctx, uint64_t gpa, int write)
@@ -124,7 +128,8 @@ static inline int env_rdrand(void *ctx, uint64_t *val)
 
 static const struct emu_mem_ops env_ops = {env_ram, env_mmio_read, env_mmio_write,
 					   env_in,  env_out,	   NULL};
-static const struct emu_sys_ops env_sys = {NULL, env_rdtsc, env_rdmsr, env_wrmsr, env_rdrand};
+static const struct emu_sys_ops env_sys = {
+    .rdtsc = env_rdtsc, .rdmsr = env_rdmsr, .wrmsr = env_wrmsr, .rdrand = env_rdrand};
 
 static inline void put64(struct env *e, uint64_t gpa, uint64_t v)
 {

@@ -253,8 +253,11 @@ static void env_cpuid(void *ctx, uint32_t r[4])
 	r[3] = c ? c->edx : 0;
 }
 
-static const struct emu_sys_ops cpuid_sys = {env_cpuid, env_rdtsc, env_rdmsr, env_wrmsr,
-					     env_rdrand};
+static const struct emu_sys_ops cpuid_sys = {.cpuid = env_cpuid,
+					     .rdtsc = env_rdtsc,
+					     .rdmsr = env_rdmsr,
+					     .wrmsr = env_wrmsr,
+					     .rdrand = env_rdrand};
 
 static const struct cpuid_entry *leaf(uint32_t fn, uint32_t idx)
 {

@@ -1,7 +1,8 @@
 /* Unit tests for emu's system side in long mode with paging: exception delivery through the IDT
  * (#PF with CR2 and error codes, #GP, #DE, INT n gate DPL checks, #DF, triple fault), the
  * exc_exit test mode, interrupt and NMI injection with HLT wake-up, the STI interrupt shadow and
- * the TSS I/O permission bitmap. MSRs and CPUID: test_emu_msr.c. */
+ * the TSS I/O permission bitmap, CR8 with and without the TPR callbacks. MSRs and CPUID:
+ * test_emu_msr.c. CR8 against the real LAPIC: test_lapic_cr8.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,83 @@ static void test_io_permission_bitmap(void **state)
 	assert_int_equal(e->cpu.st.rip, USER_CODE + 4); /* the HLT */
 }
 
+/* mov eax, imm32; mov cr8, rax; mov rbx, cr8; hlt */
+#define CR8_WRITE_READ(v) 0xb8, (v), 0, 0, 0, 0x44, 0x0f, 0x22, 0xc0, 0x44, 0x0f, 0x20, 0xc3, 0xf4
+
+/* Without TPR callbacks (no LAPIC) CR8 is a private register; bits 63:4 are reserved. */
+static void test_cr8_private(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+
+	CODE_AT(e, CODE, CR8_WRITE_READ(9));
+	assert_int_equal(run_k(e, NULL), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RBX], 9);
+	emu_cpu_get_state(&e->cpu, &st);
+	assert_int_equal(st.cr8, 9);
+	assert_int_equal(e->tpr_writes, 0);
+
+	CODE_AT(e, CODE, CR8_WRITE_READ(0x10));
+	assert_in_handler(e, run_k(e, NULL), 13);
+	assert_int_equal(stk(e, 1), CODE + 5); /* the MOV to CR8, after the error code */
+	emu_cpu_get_state(&e->cpu, &st);
+	assert_int_equal(st.cr8, 0); /* run_k's state; the faulting write changed nothing */
+}
+
+static uint8_t fake_get_tpr(void *ctx)
+{
+	return ((struct env *)ctx)->tpr;
+}
+
+static void fake_set_tpr(void *ctx, uint8_t tpr)
+{
+	struct env *e = ctx;
+	e->tpr = tpr;
+	e->tpr_writes++;
+	if (e->stop_on_tpr)
+		emu_request_stop(&e->cpu);
+}
+
+static const struct emu_sys_ops tpr_sys = {.rdtsc = env_rdtsc,
+					   .rdmsr = env_rdmsr,
+					   .wrmsr = env_wrmsr,
+					   .get_tpr = fake_get_tpr,
+					   .set_tpr = fake_set_tpr};
+
+/* With TPR callbacks CR8 is TPR[7:4]: a MOV to CR8 writes TPR[7:4] and clears TPR[3:0], a MOV
+ * from CR8 and the saved state read TPR[7:4], a VMM stop request from set_tpr is taken at the
+ * next instruction boundary, and #GP writes do not reach the TPR. */
+static void test_cr8_tpr_callbacks(void **state)
+{
+	struct env *e = *state;
+	struct x86_cpu_state st;
+
+	emu_cpu_set_sys_ops(&e->cpu, &tpr_sys);
+	/* mov rcx, cr8; mov eax, 5; mov cr8, rax; mov rbx, cr8; hlt */
+	CODE_AT(e, CODE, 0x44, 0x0f, 0x20, 0xc1, CR8_WRITE_READ(5));
+	e->tpr = 0x9c;
+	assert_int_equal(run_k(e, NULL), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RCX], 9);
+	assert_int_equal(e->tpr, 0x50);
+	assert_int_equal(e->tpr_writes, 1);
+	assert_int_equal(e->cpu.st.gpr[X86_RBX], 5);
+	e->tpr = 0xe1; /* the LAPIC's TPR written behind the CPU's back (MMIO, MSR 0x808) */
+	emu_cpu_get_state(&e->cpu, &st);
+	assert_int_equal(st.cr8, 0xe);
+
+	e->stop_on_tpr = 1;
+	assert_int_equal(run_k(e, NULL), EMU_EXIT_STOP);
+	assert_int_equal(e->cpu.st.rip, CODE + 4 + 9); /* right after the MOV to CR8 */
+	assert_int_equal(e->cpu.st.gpr[X86_RBX], 0);
+	assert_int_equal(emu_run(&e->cpu, 1000), EMU_EXIT_HLT);
+	assert_int_equal(e->cpu.st.gpr[X86_RBX], 5);
+
+	CODE_AT(e, CODE, 0x44, 0x0f, 0x20, 0xc1, CR8_WRITE_READ(0x20));
+	assert_in_handler(e, run_k(e, NULL), 13);
+	assert_int_equal(e->tpr, 0x50);
+	assert_int_equal(e->tpr_writes, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +385,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_interrupt_hlt_wakeup, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_sti_shadow, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_io_permission_bitmap, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_cr8_private, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_cr8_tpr_callbacks, env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,13 +64,21 @@ enum emu_exit {
  * rdmsr/wrmsr: MSRs emu forwards (IA32_APIC_BASE 0x1b, x2APIC 0x800-0x8ff, TSC_DEADLINE 0x6e0,
  *   and any MSR emu does not know). Return 0 on success, -1 to raise #GP(0).
  * rdrand: fill *val with random bits; return 0, or -1 for "no entropy now" (RDRAND then clears
- *   CF). NULL: RDRAND always reports failure (CF=0), which guests must tolerate. */
+ *   CF). NULL: RDRAND always reports failure (CF=0), which guests must tolerate.
+ * get_tpr/set_tpr: the local APIC's task-priority register (bits 7:0), which CR8 aliases (SDM
+ *   vol. 3 "Task Priority in IA-32e Mode": CR8[3:0] = TPR[7:4]). MOV from CR8 reads
+ *   get_tpr() >> 4; MOV to CR8 calls set_tpr(cr8 << 4) (TPR[3:0] cleared) and ends the block,
+ *   so that an interrupt the lower priority unmasks is taken at the next instruction boundary
+ *   when the VMM kicks (emu_request_stop) from set_tpr. emu_cpu_get_state reports CR8 from
+ *   get_tpr. Only used when both are set; otherwise CR8 is kept in st.cr8 (no LAPIC). */
 struct emu_sys_ops {
 	void (*cpuid)(void *ctx, uint32_t regs[4]);
 	uint64_t (*rdtsc)(void *ctx);
 	int (*rdmsr)(void *ctx, uint32_t msr, uint64_t *val);
 	int (*wrmsr)(void *ctx, uint32_t msr, uint64_t val);
 	int (*rdrand)(void *ctx, uint64_t *val);
+	uint8_t (*get_tpr)(void *ctx);
+	void (*set_tpr)(void *ctx, uint8_t tpr);
 };
 
 /* MSRs emu keeps itself (saved to and restored from x86_cpu_state.msrs by get/set_state). */
@@ -235,10 +243,11 @@ void emu_cpuid_table(struct cpuid_table *t, uint32_t tsc_khz);
 /* Free the decode cache. The struct may be reinitialised afterwards. */
 void emu_cpu_destroy(struct emu_cpu *cpu);
 
-/* Load architectural state (flushes the TLB and recomputes the mode cache). */
+/* Load architectural state (flushes the TLB and recomputes the mode cache). st->cr8 goes to
+ * st.cr8 only: with TPR callbacks the LAPIC's own state (restored by the VMM) is the truth. */
 void emu_cpu_set_state(struct emu_cpu *cpu, const struct x86_cpu_state *st);
 
-/* Store architectural state with materialised flags. */
+/* Store architectural state with materialised flags (CR8 from the TPR with TPR callbacks). */
 void emu_cpu_get_state(struct emu_cpu *cpu, struct x86_cpu_state *st);
 
 /* Recompute the mode cache after changing st.seg[], st.cr0 or st.efer directly. */

@@ -5,8 +5,9 @@
  *
  * Control-register writes check reserved bits and mode rules (SDM vol. 3 2.5, 4.1) and flush the
  * TLB as the architecture requires: a CR3 write drops non-global entries, changes of CR0.PG/WP/
- * PE and CR4.PGE/PAE/PSE drop everything. Debug registers are stored but breakpoints and TF
- * single-stepping are not implemented. */
+ * PE and CR4.PGE/PAE/PSE drop everything. CR8 is the VMM's LAPIC TPR[7:4] through the get_tpr/
+ * set_tpr callbacks (a private st.cr8 without them). Debug registers are stored but breakpoints and
+ * TF single-stepping are not implemented. */
 #include "accel/emu/emu_priv.h"
 
 #define CR0_DEFINED                                                                                \
@@ -84,6 +85,30 @@ void emu_write_cr3(struct emu_cpu *c, uint64_t v)
 	emu_tlb_flush_nonglobal(c);
 }
 
+static int has_tpr(const struct emu_cpu *c)
+{
+	return c->sys && c->sys->get_tpr && c->sys->set_tpr;
+}
+
+static uint64_t read_cr8(struct emu_cpu *c)
+{
+	return has_tpr(c) ? (uint64_t)(c->sys->get_tpr(c->ctx) >> 4) : c->st.cr8;
+}
+
+/* CR8 is the LAPIC's TPR[7:4] (SDM vol. 3 "Task Priority in IA-32e Mode"); a write clears
+ * TPR[3:0]. Lowering it may unmask a pending interrupt: the block ends here so that the run loop
+ * sees the VMM's kick before the next instruction. */
+static void write_cr8(struct emu_cpu *c, uint64_t v)
+{
+	if (v >> 4)
+		emu_raise(c, EMU_GP, 1, 0);
+	c->st.cr8 = v;
+	if (has_tpr(c)) {
+		c->sys->set_tpr(c->ctx, (uint8_t)(v << 4));
+		c->stop_block = 1;
+	}
+}
+
 static void exec_mov_cr(struct emu_cpu *c, const struct emu_insn *in)
 {
 	unsigned cr = in->reg, size = c->mode == EMU_MODE_64 ? 8 : 4;
@@ -98,7 +123,7 @@ static void exec_mov_cr(struct emu_cpu *c, const struct emu_insn *in)
 		    : cr == 2 ? c->st.cr2
 		    : cr == 3 ? c->st.cr3
 		    : cr == 4 ? c->st.cr4
-			      : c->st.cr8;
+			      : read_cr8(c);
 		reg_set(c, in->rm, size, v);
 		return;
 	}
@@ -116,10 +141,8 @@ static void exec_mov_cr(struct emu_cpu *c, const struct emu_insn *in)
 	case 4:
 		emu_write_cr4(c, v);
 		break;
-	default: /* CR8: TPR[7:4]; the VMM's LAPIC reads st.cr8 when it needs it */
-		if (v >> 4)
-			emu_raise(c, EMU_GP, 1, 0);
-		c->st.cr8 = v;
+	default:
+		write_cr8(c, v);
 		break;
 	}
 }

@@ -107,6 +107,16 @@ void lapic_accept_fixed_locked(struct lapic *l, uint8_t vector, int trigger_leve
 	out->kick = 1;
 }
 
+void lapic_tpr_write_locked(struct lapic *l, uint32_t tpr, struct lapic_out *out)
+{
+	int was = pending_locked(l);
+	lapic_set(l, APIC_REG_TPR, tpr & 0xff);
+	lapic_update_ppr_locked(l);
+	/* A vector held back by the old priority must reach the vCPU now, not at its next exit. */
+	if (was < 0 && pending_locked(l) >= 0)
+		out->kick = 1;
+}
+
 void lapic_eoi_locked(struct lapic *l, struct lapic_out *out)
 {
 	int isrv = vec_highest(l, APIC_REG_ISR);

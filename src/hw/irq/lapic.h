@@ -76,7 +76,8 @@ struct lapic_ops {
 	/* EOI of a level-triggered vector (ISR bit set and TMR bit set) when broadcast is not
 	 * suppressed: the IOAPIC clears Remote IRR for it. Called without the lapic lock held. */
 	void (*eoi_broadcast)(void *ctx, uint8_t vector);
-	/* Something became pending (IRR, NMI, INIT, SIPI): wake/kick the vCPU that owns this LAPIC.
+	/* Something became pending (IRR, NMI, INIT, SIPI) or a pending vector became deliverable
+	 * (a TPR write lowered PPR below it): wake/kick the vCPU that owns this LAPIC.
 	 * May be called from any thread, without the lapic lock held. */
 	void (*kick)(void *ctx);
 };
@@ -150,6 +151,15 @@ extern const struct bus_ops lapic_mmio_ops;
  * entering x2APIC mode sets the ID to the initial id and LDR to the derived logical id. */
 int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *val);
 int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val);
+
+/* The task-priority register (bits 7:0) for the CPU's CR8 (SDM vol. 3 "Task Priority in IA-32e
+ * Mode": CR8[3:0] is TPR[7:4]; a MOV to CR8 writes TPR[7:4] and clears TPR[3:0], so the caller
+ * passes cr8 << 4). Unlike the MMIO page and the x2APIC MSR these work in every APIC mode, as
+ * CR8 does (the register page keeps the value; a global disable resets it like the other
+ * registers). lapic_set_tpr recomputes PPR and calls ops->kick when that makes a pending vector
+ * deliverable, as TPR writes through the MMIO page or MSR 0x808 do. */
+uint8_t lapic_get_tpr(struct lapic *l);
+void lapic_set_tpr(struct lapic *l, uint8_t tpr);
 
 /* Current IA32_APIC_BASE value (the owner needs the MMIO base and the enable/x2APIC bits). */
 uint64_t lapic_apic_base(struct lapic *l);

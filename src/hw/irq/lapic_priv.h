@@ -123,6 +123,9 @@ static inline uint32_t lapic_x2apic_ldr(uint32_t id)
 void lapic_update_ppr_locked(struct lapic *l);
 /* The arbitration priority (SDM 10.8.3.1), computed. */
 uint32_t lapic_apr_locked(struct lapic *l);
+/* A TPR write (MMIO, x2APIC MSR, CR8): bits 7:0, PPR recomputed; sets out->kick when a pending
+ * vector became deliverable. */
+void lapic_tpr_write_locked(struct lapic *l, uint32_t tpr, struct lapic_out *out);
 /* EOI: retire the highest ISR vector; a level-triggered one is broadcast (out->eoi). */
 void lapic_eoi_locked(struct lapic *l, struct lapic_out *out);
 /* Send the IPI described by ICR low bits `icr` to `dest` (out->ipi), or latch an ESR error. */

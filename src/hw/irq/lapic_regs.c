@@ -63,8 +63,7 @@ static int reg_write_locked(struct lapic *l, unsigned reg, uint32_t val, int x2,
 		lapic_set(l, reg, val & 0xff000000u);
 		return 0;
 	case APIC_REG_TPR:
-		lapic_set(l, reg, val & 0xff);
-		lapic_update_ppr_locked(l);
+		lapic_tpr_write_locked(l, val, out);
 		return 0;
 	case APIC_REG_EOI:
 		if (x2 && val)
@@ -273,6 +272,24 @@ int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t val)
 	pthread_mutex_unlock(&l->lock);
 	lapic_flush(l, &out);
 	return ret;
+}
+
+uint8_t lapic_get_tpr(struct lapic *l)
+{
+	pthread_mutex_lock(&l->lock);
+	uint8_t tpr = (uint8_t)lapic_get(l, APIC_REG_TPR);
+	pthread_mutex_unlock(&l->lock);
+	return tpr;
+}
+
+void lapic_set_tpr(struct lapic *l, uint8_t tpr)
+{
+	struct lapic_out out = {0};
+
+	pthread_mutex_lock(&l->lock);
+	lapic_tpr_write_locked(l, tpr, &out);
+	pthread_mutex_unlock(&l->lock);
+	lapic_flush(l, &out);
 }
 
 uint64_t lapic_apic_base(struct lapic *l)

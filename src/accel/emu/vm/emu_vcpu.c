@@ -133,8 +133,29 @@ static int cb_rdrand(void *ctx, uint64_t *val)
 	return getrandom(val, sizeof(*val), GRND_NONBLOCK) == (ssize_t)sizeof(*val) ? 0 : -1;
 }
 
-static const struct emu_sys_ops emu_vcpu_sys_ops = {cb_cpuid, cb_rdtsc, cb_rdmsr, cb_wrmsr,
-						    cb_rdrand};
+/* CR8 is this vCPU's TPR[7:4]. A write that unmasks a pending vector kicks the vCPU (lapic.h), so
+ * emu_run stops at the end of the block (MOV to CR8 ends it) and the run loop injects. */
+static uint8_t cb_get_tpr(void *ctx)
+{
+	struct emu_vcpu *v = ctx;
+	return lapic_get_tpr(&v->lapic);
+}
+
+static void cb_set_tpr(void *ctx, uint8_t tpr)
+{
+	struct emu_vcpu *v = ctx;
+	lapic_set_tpr(&v->lapic, tpr);
+}
+
+static const struct emu_sys_ops emu_vcpu_sys_ops = {
+    .cpuid = cb_cpuid,
+    .rdtsc = cb_rdtsc,
+    .rdmsr = cb_rdmsr,
+    .wrmsr = cb_wrmsr,
+    .rdrand = cb_rdrand,
+    .get_tpr = cb_get_tpr,
+    .set_tpr = cb_set_tpr,
+};
 
 /* ---- kicks and sleeping ---- */
 
