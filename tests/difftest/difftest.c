@@ -1,12 +1,15 @@
 /* Differential test driver: generate, run natively, run in emu, compare, report.
  *
- * Usage: difftest [-n COUNT] [-s SEED] [--strict] [--no-faults] [--only g1,g2,...] [-v]
- * Default: 20000 sequences from seed 1 (the quick mode used by run.sh, well under a second). */
+ * Usage: difftest [-n COUNT] [-s SEED] [--strict] [--no-faults] [--only g1,g2,...] [--cover] [-v]
+ * Default: 20000 sequences from seed 1 (the quick mode used by run.sh, well under a second).
+ * --cover: also tally the SSE3..SSE4.2 instruction forms that ran (cover.c) and fail when one
+ * never did. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accel/emu/cpu.h"
+#include "cover.h"
 #include "difftest.h"
 #include "gen_simd.h"
 
@@ -173,10 +176,37 @@ static void trace_divergence(struct emu_cpu *cpu, const struct dt_regs *r0, cons
 	printf("  trace: no register difference in %d steps\n", n);
 }
 
+/* Coverage of a passing sequence: step emu through it again and count each instruction that
+ * completed, and a final #UD (native raised it too: the sequence passed). */
+static void cover_run(struct emu_cpu *cpu, const struct dt_regs *r0, const uint8_t *mem0,
+		      uint64_t seq_addr, const struct dt_seq *s)
+{
+	struct x86_cpu_state st;
+
+	memcpy((void *)DT_DATA, mem0, DT_MEM_SIZE);
+	emu_state_init(&st, r0, seq_addr);
+	emu_cpu_set_state(cpu, &st);
+	for (int i = 0; i < 100000; i++) {
+		uint64_t rip = cpu->st.rip;
+		if (rip < seq_addr || rip >= seq_addr + s->len)
+			break;
+		unsigned off = (unsigned)(rip - seq_addr);
+		int r = emu_step(cpu);
+		if (r == EMU_EXIT_NONE) {
+			dt_cover_insn(s->code + off, s->len - off, 0);
+			continue;
+		}
+		if (r == EMU_EXIT_EXCEPTION && cpu->exit.vector == 6)
+			dt_cover_insn(s->code + off, s->len - off, 1);
+		break;
+	}
+}
+
 struct opts {
 	long count;
 	uint64_t seed;
 	int verbose;
+	int cover;
 	struct dt_gen_opts gen;
 };
 
@@ -216,12 +246,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->gen.faults = 0;
 		else if (!strcmp(argv[i], "-v"))
 			o->verbose = 1;
+		else if (!strcmp(argv[i], "--cover"))
+			o->cover = 1;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			if (parse_groups(argv[++i], &o->gen.only))
 				return -1;
 		} else {
 			fprintf(stderr, "usage: difftest [-n COUNT] [-s SEED] [--strict] "
-					"[--no-faults] [--only g1,g2] [-v]\n");
+					"[--no-faults] [--only g1,g2] [--cover] [-v]\n");
 			return -1;
 		}
 	}
@@ -343,6 +375,8 @@ int main(int argc, char **argv)
 			}
 		if (!w) {
 			pass++;
+			if (o.cover)
+				cover_run(&cpu, &r0, mem0, seq_addr, &seq);
 			continue;
 		}
 		fail++;
@@ -360,6 +394,7 @@ int main(int argc, char **argv)
 				       grp_n[g], grp_fail[g]);
 	}
 	printf("difftest: %ld passed, %ld failed (%ld ending in a fault)\n", pass, fail, faults);
+	int missing = o.cover ? dt_cover_report(o.verbose, o.gen.faults) : 0;
 	emu_cpu_destroy(&cpu);
-	return fail ? 1 : 0;
+	return fail || missing ? 1 : 0;
 }

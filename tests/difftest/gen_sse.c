@@ -245,11 +245,11 @@ static const struct ent t_sse41[] = {
     E3A(P66, 0x0c, X_X16, 0xff),
     E3A(P66, 0x0d, X_X16, 0xff),
     E3A(P66, 0x0e, X_X16, 0xff),
-    {P66, 0x3a, 0x14, PEXT_X, 0xff, 1, 0, 0},
-    {P66, 0x3a, 0x15, PEXT_X, 0xff, 2, 0, 0},
+    {P66, 0x3a, 0x14, PEXT_X, 0xff, 1, 1, 0},
+    {P66, 0x3a, 0x15, PEXT_X, 0xff, 2, 1, 0},
     {P66, 0x3a, 0x16, PEXT_X, 0xff, 4, 1, 0},
-    {P66, 0x3a, 0x17, PEXT_X, 0xff, 4, 0, 0},
-    {P66, 0x3a, 0x20, PINS_X, 0xff, 1, 0, 0},
+    {P66, 0x3a, 0x17, PEXT_X, 0xff, 4, 1, 0},
+    {P66, 0x3a, 0x20, PINS_X, 0xff, 1, 1, 0},
     E3A(P66, 0x21, X_X4, 0xff),
     {P66, 0x3a, 0x22, PINS_X, 0xff, 4, 1, 0},
     E3A(P66, 0x40, X_X16, 0xff),
@@ -635,6 +635,15 @@ static void item_int(struct gen *g, int mmx)
 
 static void item_fp(struct gen *g)
 {
+	if (g->o->faults && rn(g, 64) == 0) {
+		/* MONITOR/MWAIT (0F 01 C8/C9): #UD at CPL 3 natively, #UD in emu (not advertised)
+		 */
+		static const uint8_t op[2] = {0x0f, 0x01};
+		struct opnd rm = o_reg((int)rn(g, 2));
+		enc_start(g);
+		enc_insn(g, 0, 4, op, 2, 1, &rm, 0, 0);
+		return;
+	}
 	if (rn(g, 4) == 0) {
 		pick(g, t_fp3, sizeof(t_fp3) / sizeof(t_fp3[0]));
 		return;

@@ -16,7 +16,7 @@ FLAGS="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-pro
 	-Wmissing-prototypes -fno-strict-aliasing -I$root/src -I$root/tests/difftest"
 srcs="$root/src/accel/emu/*.c $root/src/arch/x86/cpu_state.c $root/src/arch/x86/cpuid.c"
 # shellcheck disable=SC2086
-$CC $FLAGS -o "$out/difftest" $srcs "$root"/tests/difftest/{difftest,native,gen,gen_alu,gen_ctl,gen_sse,gen_x87,enc}.c -lm -latomic -lpthread
+$CC $FLAGS -o "$out/difftest" $srcs "$root"/tests/difftest/{difftest,native,gen,gen_alu,gen_ctl,gen_sse,gen_x87,enc,cover}.c -lm -latomic -lpthread
 # shellcheck disable=SC2086
 $CC $FLAGS -o "$out/emu-bench" $srcs "$root/tests/difftest/bench.c" -lm -latomic -lpthread
 exec "$out/difftest" "$@"
