@@ -46,7 +46,8 @@ struct loop {
 	uint8_t code[64];
 };
 
-/* Each starts with mov ecx, N (b9 imm32, patched) and ends with hlt. */
+/* Each starts with mov ecx, N (b9 imm32, patched) and ends with hlt; the loop branch goes back to
+ * the instruction after the mov. */
 static const struct loop loops[] = {
     {"alu: add/xor/dec/jnz",
      4,
@@ -59,10 +60,10 @@ static const struct loop loops[] = {
     {"call/ret/dec/jnz",
      4,
      15,
-     {0xb9, 0, 0, 0, 0, 0xe8, 0x05, 0, 0, 0, 0xff, 0xc9, 0x75, 0xf5, 0xf4, 0xc3}},
+     {0xb9, 0, 0, 0, 0, 0xe8, 0x05, 0, 0, 0, 0xff, 0xc9, 0x75, 0xf7, 0xf4, 0xc3}},
     {"cmp/jcc/cmov/setcc", 6, 24, {0xb9, 0,    0,    0,	   0,	 0x48, 0x39, 0xc8,
 				   0x72, 0x02, 0x31, 0xd2, 0x0f, 0x42, 0xd1, 0x0f,
-				   0x94, 0xc0, 0xff, 0xc9, 0x75, 0xf0, 0xf4}},
+				   0x94, 0xc0, 0xff, 0xc9, 0x75, 0xef, 0xf4}},
 };
 
 int main(int argc, char **argv)
