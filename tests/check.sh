@@ -9,7 +9,7 @@ rc=0
 echo "== unit tests"
 make --no-print-directory -s unit BUILD="$BUILD" || rc=1
 echo "== emu differential test (random instruction sequences: host CPU vs emu)"
-if out=$(bash tests/difftest/run.sh "$BUILD" 2>&1); then
+if out=$(bash tests/difftest/run.sh "$BUILD" --cover 2>&1); then
 	echo "$out" | tail -3
 	echo "difftest 1 0" >>"$VMON_RESULTS"
 else

@@ -4,7 +4,7 @@
  * complete, the SIMD bits sse_features.h declares verified, the LAPIC features the VMM's
  * userspace LAPIC provides (x2APIC, TSC deadline), and no XSAVE, AVX, MONITOR, VMX, PCID,
  * SMEP/SMAP, FSGSBASE, BMI, PMU or machine-check architecture. cpuid_policy_apply then adds the
- * APIC ids, the hypervisor bit and the topology (leaves 1, 0xB, 4). tests/unit/test_emu_sys.c
+ * APIC ids, the hypervisor bit and the topology (leaves 1, 0xB, 4). tests/unit/test_emu_msr.c
  * runs an instruction of every advertised feature. */
 #include <string.h>
 
