@@ -5,8 +5,10 @@
  *   C_SSEMMX  the SSE checks, then the MMX transition (SSE instructions with an MMX operand)
  *   C_MMXNT   the MMX checks without the transition (EMMS)
  *   C_NONE    no FPU checks (CRC32, MOVNTI; the 0F AE group checks per form)
- * An empty entry is #UD (prefix/opcode combinations that do not exist). Pending x87 exceptions
- * (#MF before MMX instructions) are not modelled: exec_x87.c never leaves one pending. */
+ * An empty entry is #UD (prefix/opcode combinations that do not exist). A pending x87 exception
+ * raises #MF before an MMX instruction (x87_check_pending). The class checks come before the
+ * handler's own: a register operand in a memory-only form (MOVNTQ, LDDQU, MOVNTDQA, ...) with
+ * CR0.TS set or an x87 exception pending gives #NM or #MF where the CPU gives #UD. */
 #include "accel/emu/sse_priv.h"
 
 enum { C_UD = 0, C_SSE, C_MMX, C_SSEMMX, C_MMXNT, C_NONE };
