@@ -55,6 +55,9 @@ enum {
 
 #define NQ 4
 #define ITABLE_GPA 0xc000u
+/* Where DESC moves a buffer that would cover a used ring:
+ * above the rings, the indirect table and the PFN page. */
+#define MOVE_GPA 0xe000u
 #define PFN_GPA 0xd000u
 
 static uint8_t *mem;
@@ -132,6 +135,7 @@ static const struct fzv_dev balloon = {
 	    [OP_RESET] = FZV_RESET,
 	    [OP_ROUND] = FZV_ROUND},
     .itable = ITABLE_GPA,
+    .move_to = MOVE_GPA,
     .itable_len = 0x1000 / 16,
     .notify_rounds = 1,
     .config_len = 12,

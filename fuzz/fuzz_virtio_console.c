@@ -58,6 +58,9 @@ enum {
 };
 
 #define ITABLE_GPA 0x6000u
+/* Where DESC moves a buffer that would cover a used ring:
+ * above the two queues' rings and the indirect table. */
+#define MOVE_GPA 0x7000u
 
 static uint8_t *mem;
 static struct gmem gm;
@@ -145,6 +148,7 @@ static const struct fzv_dev console = {
 	    [OP_RESET] = FZV_RESET,
 	    [OP_ROUND] = FZV_ROUND},
     .itable = ITABLE_GPA,
+    .move_to = MOVE_GPA,
     .itable_len = 0x1000 / 16,
     .notify_rounds = 64,
     .config_len = 16,

@@ -68,6 +68,9 @@ enum {
 
 #define CID 3u
 #define ITABLE_GPA 0x9000u
+/* Where DESC moves a buffer that would cover a used ring:
+ * above the three queues' rings and the indirect table. */
+#define MOVE_GPA 0xa000u
 #define PKT_HDR 0xa000u
 #define PKT_DATA 0xb000u
 #define RXBUF_GPA 0x10000u
@@ -240,6 +243,7 @@ static const struct fzv_dev vsock = {
 	    [OP_RESET] = FZV_RESET,
 	    [OP_ROUND] = FZV_ROUND},
     .itable = ITABLE_GPA,
+    .move_to = MOVE_GPA,
     .itable_len = 0x1000 / 16,
     .notify_rounds = 64,
     .create = create,
