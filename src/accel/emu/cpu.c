@@ -117,7 +117,7 @@ void emu_cpu_get_state(struct emu_cpu *c, struct x86_cpu_state *st)
 {
 	emu_flags_materialize(c);
 	*st = c->st;
-	if (c->sys && c->sys->get_tpr && c->sys->set_tpr) /* CR8 aliases TPR[7:4] (exec_sys.c) */
+	if (emu_has_tpr(c)) /* CR8 aliases TPR[7:4] (exec_sys.c) */
 		st->cr8 = (uint64_t)(c->sys->get_tpr(c->ctx) >> 4);
 	emu_msrs_save(c, st);
 }

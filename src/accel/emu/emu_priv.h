@@ -384,6 +384,45 @@ static inline void flags_set_eager(struct emu_cpu *c, uint32_t mask, uint32_t bi
 	c->st.rflags = (c->st.rflags & ~(uint64_t)mask) | (bits & mask);
 }
 
+/* SHL/SAL, SHR or SAR (sub: enum emu_shift) of a, size bytes, by a nonzero masked count: the
+ * result, with CF and OF as the CPU leaves them. emu_shift_flags then records them lazily (after
+ * the destination is written, so that a faulting store leaves the flags alone). */
+static inline uint64_t emu_shift_arith(unsigned sub, uint64_t a, unsigned cnt, unsigned size,
+				       unsigned *cf, unsigned *of)
+{
+	unsigned bits = size * 8;
+	uint64_t m = sz_mask(size), r;
+
+	if (sub == EMU_SH_SHL || sub == EMU_SH_SAL) {
+		r = (a << cnt) & m;
+		*cf = cnt <= bits ? (unsigned)(a >> (bits - cnt)) & 1 : 0;
+		*of = sz_msb(r, size) ^ *cf;
+	} else if (sub == EMU_SH_SHR) {
+		r = a >> cnt;
+		*cf = (unsigned)(a >> (cnt - 1)) & 1;
+		*of = sz_msb(a, size);
+	} else {
+		int64_t sa = (int64_t)sz_sext(a, size);
+		r = (uint64_t)(sa >> cnt) & m;
+		*cf = (unsigned)(sa >> (cnt - 1)) & 1;
+		*of = 0;
+	}
+	return r;
+}
+
+static inline void emu_shift_flags(struct emu_cpu *c, unsigned size, uint64_t r, unsigned cf,
+				   unsigned of)
+{
+	cc_set(c, EMU_CC_SHIFT, size, r, of, 0);
+	c->cc.cf = (uint8_t)cf;
+}
+
+/* The VMM keeps CR8 as its LAPIC's TPR (emu_sys_ops get_tpr/set_tpr, both set). */
+static inline int emu_has_tpr(const struct emu_cpu *c)
+{
+	return c->sys && c->sys->get_tpr && c->sys->set_tpr;
+}
+
 /* PF, ZF, SF of a result (for eagerly computed flags). */
 static inline uint32_t flags_szp(uint64_t res, unsigned size)
 {
@@ -449,10 +488,9 @@ int emu_icache_init(struct emu_cpu *c);
 void emu_icache_destroy(struct emu_cpu *c);
 /* Empty the decode cache, keeping its memory (emu_cpu_reset). */
 void emu_icache_reset(struct emu_cpu *c);
-/* The decoded block starting at the current CS:RIP (translating on a miss; may raise #PF/#GP).
- * *insns receives its instructions. */
-const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns);
-/* The same after a miss in the inline lookup (icache.h: emu_icache_get_fast). */
+/* The decoded block starting at the current CS:RIP after a miss in the inline lookup (icache.h:
+ * emu_icache_get_fast): translating on a miss, may raise #PF/#GP. *insns receives its
+ * instructions. */
 const struct emu_block *emu_icache_get_slow(struct emu_cpu *c, const struct emu_insn **insns);
 /* 1 when guest-physical page (4 KiB aligned) holds decoded code. */
 int emu_icache_page_has_code(const struct emu_cpu *c, uint64_t page);

@@ -737,7 +737,7 @@ static int run_blocks(struct emu_cpu *c)
 		/* Blocks extend past conditional branches (icache.c): a taken one leaves the block.
 		 */
 		if (emu_cond_fast(c, in->sub)) {
-			FAST_JUMP(c->next_rip + in->imm);
+			jump_to(c, in, c->next_rip + in->imm);
 			c->st.rip = c->next_rip;
 			in++;
 			goto block_end;

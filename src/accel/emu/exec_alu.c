@@ -102,33 +102,14 @@ void emu_exec_shift(struct emu_cpu *c, const struct emu_insn *in)
 		if (sub == EMU_SH_RCL)
 			of = sz_msb(r, size) ^ cf;
 		break;
-	case EMU_SH_SHL:
-	case EMU_SH_SAL:
-		r = (a << cnt) & m;
-		cf = cnt <= bits ? (unsigned)(a >> (bits - cnt)) & 1 : 0;
-		of = sz_msb(r, size) ^ cf;
+	default: /* SHL/SAL, SHR, SAR */
+		r = emu_shift_arith(sub, a, cnt, size, &cf, &of);
 		mask = F_ARITH;
 		break;
-	case EMU_SH_SHR:
-		r = a >> cnt;
-		cf = (unsigned)(a >> (cnt - 1)) & 1;
-		of = sz_msb(a, size);
-		mask = F_ARITH;
-		break;
-	default: { /* SAR */
-		int64_t sa = (int64_t)sz_sext(a, size);
-		r = (uint64_t)(sa >> cnt) & m;
-		cf = (unsigned)(sa >> (cnt - 1)) & 1;
-		of = 0;
-		mask = F_ARITH;
-		break;
-	}
 	}
 	put_dest(c, in, size, ea, r);
 	if (mask == F_ARITH) {
-		/* SHL/SHR/SAR: lazily, like the ALU ops */
-		cc_set(c, EMU_CC_SHIFT, size, r, of, 0);
-		c->cc.cf = (uint8_t)cf;
+		emu_shift_flags(c, size, r, cf, of); /* lazily, like the ALU ops */
 		return;
 	}
 	f = (cf ? F_CF : 0) | (of ? F_OF : 0);

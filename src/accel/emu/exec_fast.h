@@ -89,34 +89,19 @@ static inline uint64_t fast_alu_(struct emu_cpu *c, unsigned op, uint64_t a, uin
 static inline void fast_shift(struct emu_cpu *c, const struct emu_insn *in, unsigned sub,
 			      unsigned sz)
 {
-	const unsigned bits = sz * 8;
 	const uint64_t m = sz == 8 ? ~0ull : 0xffffffffull;
 	unsigned cnt =
 	    (unsigned)((in->flags & EMU_I_CL) ? GPR(X86_RCX) : in->imm) & (sz == 8 ? 63 : 31);
 	unsigned cf, of;
-	uint64_t a = GPR(in->rm) & m, r;
+	uint64_t a = GPR(in->rm) & m;
 
 	if (!cnt) {
 		GPR(in->rm) = a; /* a 32-bit write still zero-extends */
 		return;
 	}
-	if (sub == EMU_SH_SHL) {
-		r = (a << cnt) & m;
-		cf = (unsigned)(a >> (bits - cnt)) & 1;
-		of = sz_msb(r, sz) ^ cf;
-	} else if (sub == EMU_SH_SHR) {
-		r = a >> cnt;
-		cf = (unsigned)(a >> (cnt - 1)) & 1;
-		of = sz_msb(a, sz);
-	} else {
-		int64_t sa = (int64_t)sz_sext(a, sz);
-		r = (uint64_t)(sa >> cnt) & m;
-		cf = (unsigned)(sa >> (cnt - 1)) & 1;
-		of = 0;
-	}
+	uint64_t r = emu_shift_arith(sub, a, cnt, sz, &cf, &of);
 	GPR(in->rm) = r;
-	cc_set(c, EMU_CC_SHIFT, sz, r, of, 0);
-	c->cc.cf = (uint8_t)cf;
+	emu_shift_flags(c, sz, r, cf, of);
 }
 
 static inline void fast_incdec(struct emu_cpu *c, const struct emu_insn *in, int dec, unsigned sz)
@@ -172,9 +157,6 @@ static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
 	X(ST8_##F, emu_st_lin(c, ea_##F(c, in), 8, GPR(in->reg)), 1)                               \
 	X(ST4_##F, emu_st_lin(c, ea_##F(c, in), 4, GPR(in->reg)), 1)                               \
 	X(LDZB4_##F, GPR(in->reg) = emu_ld_lin(c, ea_##F(c, in), 1), 1)
-
-#define FAST_JUMP(target)                                                                          \
-	(c->next_rip = (target) & (in->osize == 2 ? 0xffff : in->osize == 4 ? 0xffffffff : ~0ull))
 
 /* ---- the handler list ---- */
 
@@ -242,9 +224,9 @@ static inline uint64_t ea_bi(const struct emu_cpu *c, const struct emu_insn *in)
 	X(INC4, fast_incdec(c, in, 0, 4), 0)                                                       \
 	X(DEC8, fast_incdec(c, in, 1, 8), 0)                                                       \
 	X(DEC4, fast_incdec(c, in, 1, 4), 0)                                                       \
-	X(JMP_REL, FAST_JUMP(c->next_rip + in->imm), 0)                                            \
-	X(CALL_REL8, fast_push8(c, c->next_rip); FAST_JUMP(c->next_rip + in->imm), 1)              \
-	X(RET8, FAST_JUMP(fast_pop8(c)), 1)                                                        \
+	X(JMP_REL, jump_to(c, in, c->next_rip + in->imm), 0)                                       \
+	X(CALL_REL8, fast_push8(c, c->next_rip); jump_to(c, in, c->next_rip + in->imm), 1)         \
+	X(RET8, jump_to(c, in, fast_pop8(c)), 1)                                                   \
 	X(PUSH_R8, fast_push8(c, GPR(in->rm)), 1)                                                  \
 	X(POP_R8, GPR(in->rm) = fast_pop8(c), 1)                                                   \
 	X(CMOV, exec_cmov(c, in), 1)                                                               \

@@ -85,14 +85,9 @@ void emu_write_cr3(struct emu_cpu *c, uint64_t v)
 	emu_tlb_flush_nonglobal(c);
 }
 
-static int has_tpr(const struct emu_cpu *c)
-{
-	return c->sys && c->sys->get_tpr && c->sys->set_tpr;
-}
-
 static uint64_t read_cr8(struct emu_cpu *c)
 {
-	return has_tpr(c) ? (uint64_t)(c->sys->get_tpr(c->ctx) >> 4) : c->st.cr8;
+	return emu_has_tpr(c) ? (uint64_t)(c->sys->get_tpr(c->ctx) >> 4) : c->st.cr8;
 }
 
 /* CR8 is the LAPIC's TPR[7:4] (SDM vol. 3 "Task Priority in IA-32e Mode"); a write clears
@@ -103,7 +98,7 @@ static void write_cr8(struct emu_cpu *c, uint64_t v)
 	if (v >> 4)
 		emu_raise(c, EMU_GP, 1, 0);
 	c->st.cr8 = v;
-	if (has_tpr(c)) {
+	if (emu_has_tpr(c)) {
 		c->sys->set_tpr(c->ctx, (uint8_t)(v << 4));
 		c->stop_block = 1;
 	}

@@ -258,13 +258,6 @@ static const struct emu_block *ic_translate(struct emu_cpu *c, uint64_t lin, uin
 static const struct emu_block *ic_lookup(struct emu_cpu *c, uint64_t lin,
 					 const struct emu_insn **insns);
 
-const struct emu_block *emu_icache_get(struct emu_cpu *c, const struct emu_insn **insns)
-{
-	const struct emu_block *b = emu_icache_get_fast(c, insns);
-
-	return b ? b : emu_icache_get_slow(c, insns);
-}
-
 const struct emu_block *emu_icache_get_slow(struct emu_cpu *c, const struct emu_insn **insns)
 {
 	struct emu_icache *ic = c->icache;
@@ -276,7 +269,7 @@ const struct emu_block *emu_icache_get_slow(struct emu_cpu *c, const struct emu_
 		v->lin = lin;
 		v->gpa = b->gpa;
 		v->gen = c->tlb_gen;
-		v->ctx = c->mode | (uint32_t)c->tlb_user << 8;
+		v->ctx = ic_ctx(c);
 		v->bi = (uint32_t)(b - ic->blocks) + 1;
 	}
 	return b;

@@ -49,6 +49,12 @@ static inline uint32_t ic_vjc_slot(uint64_t lin)
 	return (uint32_t)(lin ^ (lin >> IC_VJC_BITS)) & ((1u << IC_VJC_BITS) - 1);
 }
 
+/* What a jump-cache entry was filled under: the decode mode and the privilege of the TLB tags. */
+static inline uint32_t ic_ctx(const struct emu_cpu *c)
+{
+	return c->mode | (uint32_t)c->tlb_user << 8;
+}
+
 /* The block at CS:RIP when the virtual jump cache knows it, else NULL (emu_icache_get_slow). */
 static inline const struct emu_block *emu_icache_get_fast(struct emu_cpu *c,
 							  const struct emu_insn **insns)
@@ -56,7 +62,7 @@ static inline const struct emu_block *emu_icache_get_fast(struct emu_cpu *c,
 	struct emu_icache *ic = c->icache;
 	uint64_t lin = (c->seg_base[X86_CS] + c->st.rip) & c->lin_mask;
 	const struct ic_vjc *v = &ic->vjc[ic_vjc_slot(lin)];
-	uint32_t ctx = c->mode | (uint32_t)c->tlb_user << 8;
+	uint32_t ctx = ic_ctx(c);
 
 	if (likely(v->lin == lin && v->gen == c->tlb_gen && v->ctx == ctx && v->bi &&
 		   v->bi <= ic->nblocks)) {
