@@ -9,11 +9,12 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-p
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -Isrc -MMD -MP
 CFLAGS += $(CFLAGS_BASE)
 LDLIBS += -lpthread -lm -latomic -luring
-# libslirp (--net user). Debian's slirp.pc requires glib-2.0.pc, which only libglib2.0-dev has;
-# without it pkg-config fails and -lslirp (all libslirp needs: it links glib itself) is used.
+# libslirp (--net user): its headers at build time; at run time net_slirp.c opens libslirp.so.0
+# with dlopen on first use, so a vmon without --net user never maps libslirp or GLib. Debian's
+# slirp.pc requires glib-2.0.pc, which only libglib2.0-dev has; without it the default include
+# path has <slirp/libslirp.h>.
 SLIRP_CFLAGS := $(shell pkg-config --cflags slirp 2>/dev/null)
-SLIRP_LIBS := $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp)
-LDLIBS += $(SLIRP_LIBS)
+LDLIBS += -ldl
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -55,7 +56,7 @@ $(BUILD)/vmon: $(MAIN_OBJ) $(BUILD)/libvmon.a
 # with a clear reason; tap works).
 $(BUILD)/vmon-static: $(MAIN_OBJ) $(BUILD)/obj/$(SLIRP_NONE_SRC:.c=.o) $(BUILD)/libvmon.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(filter-out $(SLIRP_LIBS),$(LDLIBS))
+	@$(CC) $(CFLAGS) -static -o $@ $^ $(LDFLAGS) $(filter-out -ldl,$(LDLIBS))
 
 $(BUILD)/obj/src/backend/net_slirp.o: CFLAGS += $(SLIRP_CFLAGS)
 $(BUILD)/fuzz/obj/src/backend/net_slirp.o: FUZZ_CFLAGS += $(SLIRP_CFLAGS)

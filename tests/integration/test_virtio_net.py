@@ -282,3 +282,27 @@ def test_net_bad_options(vmon_bin, default_guest):
     assert r.returncode == 4, (r.returncode, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], r.stderr
+
+
+def test_libslirp_only_with_net_user(vmon_bin, build_dir):
+    """libslirp (and the GLib it needs) is opened when a `--net user` device is made, not at
+    start-up: a vmon without it maps neither (the dynamic loader's own list, LD_DEBUG=libs),
+    and one with it loads both and still runs the guest to its exit."""
+    hello = build_dir / "guests" / "hello.elf"
+    if not hello.exists():
+        pytest.skip(f"{hello} not built (make guests)")
+    base = [str(vmon_bin), "run", "--accel", "emu", "--kernel", str(hello)]
+    env = dict(os.environ, LD_DEBUG="libs")
+
+    def loaded(extra):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=60, env=env)
+        libs = set(re.findall(r"file=(\S+?)\s", r.stderr))
+        return r.returncode, r.stdout, {os.path.basename(x) for x in libs}
+
+    rc, out, libs = loaded([])
+    assert rc == 3 and "hello from a freestanding guest" in out, (rc, out)
+    assert "libc.so.6" in libs, libs  # the loader's list is really there
+    assert not any(x.startswith(("libslirp", "libglib")) for x in libs), libs
+    rc, out, libs = loaded(["--net", "user"])
+    assert rc == 3 and "hello from a freestanding guest" in out, (rc, out)
+    assert "libslirp.so.0" in libs and "libglib-2.0.so.0" in libs, libs
