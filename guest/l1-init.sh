@@ -8,7 +8,9 @@
 # Kernel command-line options: l1.cpus=1,2 (vCPU counts to run), l1.timeout=SECONDS (per run),
 # l1.mem=256M (L2 memory), l1.shell=1 (interactive shell at the end instead of powering off),
 # l1.transport=pci (the L2 gets a virtio-rng on virtio-pci and, instead of powering off at once,
-# reads /dev/hwrng and lists its MSI-X interrupts before it powers off).
+# reads /dev/hwrng and lists its MSI-X interrupts before it powers off), l1.bench=RUNS (run
+# /bench/startup-l1.sh RUNS instead of the L2 Linux boots: the nested start-up benchmark of
+# bench/startup.py --nested).
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 export HOME=/root
 
@@ -33,6 +35,7 @@ timeout_s=600
 mem=256M
 shell=0
 transport=mmio
+bench=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	l1.cpus=*) cpus_list=${arg#l1.cpus=} ;;
@@ -40,6 +43,7 @@ for arg in $(cat /proc/cmdline); do
 	l1.mem=*) mem=${arg#l1.mem=} ;;
 	l1.shell=1) shell=1 ;;
 	l1.transport=*) transport=${arg#l1.transport=} ;;
+	l1.bench=*) bench=${arg#l1.bench=} ;;
 	esac
 done
 
@@ -70,6 +74,10 @@ finish() {
 	poweroff -f
 }
 
+if [ -n "$bench" ] && [ "$kvm_dev" = yes ] && [ -x /bench/startup-l1.sh ]; then
+	/bench/startup-l1.sh "$bench"
+	finish
+fi
 if [ ! -x /bin/vmon ]; then
 	echo "L1: no vmon binary in this initramfs (built without --vmon)"
 	finish
