@@ -300,9 +300,9 @@ int acpi_build_at(struct gmem *gm, const struct acpi_config *cfg, uint64_t start
 	acpi_write_sdts(img, &l, start);
 	acpi_write_rsdp(img, &l, start);
 
-	/* The rest of [start, end) is left as it is: machine_build runs on fresh guest RAM, which
-	 * reads as zeros, and writing zeros there would only fault in 32 pages at start-up. */
 	ret = gmem_write(gm, start, img, l.total);
+	if (!ret)
+		ret = gmem_fill(gm, start + l.total, 0, end - start - l.total);
 	if (ret)
 		goto out;
 	log_debug("acpi: %zu bytes of tables at 0x%llx (%u cpus, %u virtio-mmio, pci %d)", l.total,
